@@ -1,0 +1,102 @@
+"""Column layouts of the tables the analysis publishes (the contract Grafana and the API read).
+
+Units live in the column names. The PostgreSQL migrations create the same columns; a test
+holds the two together.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+# Metrics shared by job_summary (whole job) and job_step_node (per step, node, step and node).
+METRIC_FIELDS: list[pa.Field] = [
+    pa.field("has_energy", pa.bool_()),
+    pa.field("power_source", pa.string()),
+    pa.field("energy_scope", pa.string()),
+    pa.field("n_nodes", pa.int32()),
+    pa.field("n_steps", pa.int32()),
+    pa.field("n_tasks", pa.int32()),
+    pa.field("start_time", pa.timestamp("us", tz="UTC")),
+    pa.field("end_time", pa.timestamp("us", tz="UTC")),
+    pa.field("energy_j", pa.float64()),
+    pa.field("energy_kwh", pa.float64()),
+    pa.field("time_to_solution_s", pa.float64()),
+    pa.field("avg_power_w", pa.float64()),
+    pa.field("peak_power_w", pa.float64()),
+    pa.field("peak_power_epoch", pa.int64()),
+    pa.field("edp_js", pa.float64()),
+    pa.field("coverage", pa.float64()),
+    pa.field("gap_samples", pa.int64()),
+    pa.field("gap_intervals", pa.int64()),
+    pa.field("component_energy_json", pa.string()),
+    pa.field("facility_energy_j", pa.float64()),
+    pa.field("cost_eur", pa.float64()),
+    pa.field("cost_note", pa.string()),
+    pa.field("price_source", pa.string()),
+    pa.field("co2_g", pa.float64()),
+    pa.field("co2_note", pa.string()),
+    pa.field("carbon_source", pa.string()),
+    pa.field("cpu_time_s", pa.float64()),
+    pa.field("max_rss_mib", pa.float64()),
+    pa.field("read_mib", pa.float64()),
+    pa.field("write_mib", pa.float64()),
+    pa.field("mean_cpu_util_pct", pa.float64()),
+    pa.field("appliance", pa.string()),
+    pa.field("appliance_duration_s", pa.float64()),
+]
+
+# One row per analysed source; `source` is the key (a local path or s3://bucket/key).
+JOB_SUMMARY = pa.schema(
+    [
+        pa.field("source", pa.string(), nullable=False),
+        pa.field("job_id", pa.string()),
+        pa.field("owner", pa.string()),
+        pa.field("source_etag", pa.string()),
+        pa.field("status", pa.string(), nullable=False),  # ok | failed | removed
+        pa.field("error", pa.string()),
+        pa.field("table_name", pa.string()),
+        pa.field("analysed_at", pa.timestamp("us", tz="UTC"), nullable=False),
+        pa.field("integration", pa.string()),
+        *METRIC_FIELDS,
+    ]
+)
+
+# level: "step" (step over all its nodes), "node" (node over the whole job, steps merged),
+# "step_node" (one step on one node). Per-step figures are never summed into job totals.
+JOB_STEP_NODE = pa.schema(
+    [
+        pa.field("source", pa.string(), nullable=False),
+        pa.field("level", pa.string(), nullable=False),
+        pa.field("step", pa.string()),
+        pa.field("node", pa.string()),
+        *METRIC_FIELDS,
+    ]
+)
+
+# job_<stem>: one row per step, node and sample time (full outer join of Energy and Tasks
+# sample times within that step on that node). Cumulative columns restart per step and node.
+JOB_TIMESERIES = pa.schema(
+    [
+        pa.field("step", pa.string(), nullable=False),
+        pa.field("node", pa.string(), nullable=False),
+        pa.field("time", pa.timestamp("us", tz="UTC"), nullable=False),
+        pa.field("epoch_s", pa.int64(), nullable=False),
+        pa.field("elapsed_s", pa.int64()),
+        pa.field("power_w", pa.float64()),
+        pa.field("energy_j", pa.float64()),
+        pa.field("price_eur_per_mwh", pa.float64()),
+        pa.field("cost_eur", pa.float64()),
+        pa.field("carbon_g_per_kwh", pa.float64()),
+        pa.field("co2_g", pa.float64()),
+        pa.field("n_tasks_sampled", pa.int32()),
+        pa.field("cpu_util_pct", pa.float64()),
+        pa.field("cpu_time_s", pa.float64()),
+        pa.field("cpu_frequency_mhz", pa.float64()),
+        pa.field("rss_mib", pa.float64()),
+        pa.field("vmsize_mib", pa.float64()),
+        pa.field("read_mib", pa.float64()),
+        pa.field("write_mib", pa.float64()),
+        pa.field("gpu_util_pct", pa.float64()),
+        pa.field("gpu_mem_mib", pa.float64()),
+    ]
+)
