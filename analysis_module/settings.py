@@ -37,6 +37,9 @@ class AnalysisSettings(BaseSettings):
     postgres_db: str = _env("POSTGRES_DB", "postgres")
     postgres_sslmode: str | None = _env("POSTGRES_SSLMODE")
 
+    # Where the batch CLI looks for profiles when no --source is given (comma-separated).
+    analysis_source: str = _env("ANALYSIS_SOURCE", "data")
+
     # Local DuckDB file used when no PostgreSQL is configured.
     duckdb_path: Path = _env("DUCKDB_PATH", Path("analysis.duckdb"))
 
@@ -62,10 +65,43 @@ class AnalysisSettings(BaseSettings):
     # Prices and carbon intensity.
     smard_base_url: str = _env("SMARD_BASE_URL", "https://www.smard.de/app/chart_data")
     smard_cache_dir: Path = _env("SMARD_CACHE_DIR", Path(".cache/smard"))
+    fetch_price: bool = _env("FETCH_PRICE", False)
     price_file: Path | None = _env("PRICE_FILE")
     flat_price_eur_per_kwh: float | None = _env("FLAT_PRICE_EUR_PER_KWH")
     carbon_file: Path | None = _env("CARBON_FILE")
     carbon_intensity_g_per_kwh: float | None = _env("CARBON_INTENSITY_G_PER_KWH", None, ge=0)
+
+    # --- Event-driven ingestion (listener, worker, rescan); see docs/ingest.md ---------------
+    # Name of the procrastinate queue the listener and the rescan put analysis jobs on.
+    ingest_queue: str = _env("INGEST_QUEUE", "ingest")
+    # Attempts per job before a transient failure (S3 or database unreachable) becomes final.
+    ingest_max_attempts: int = _env("INGEST_MAX_ATTEMPTS", 8, ge=1)
+    # Exponential backoff between attempts: base * 2**attempt seconds, capped, with jitter.
+    ingest_retry_base_s: float = _env("INGEST_RETRY_BASE_S", 2.0, gt=0)
+    ingest_retry_max_s: float = _env("INGEST_RETRY_MAX_S", 300.0, gt=0)
+    # Cron of the periodic rescan run by the workers (5 fields, or 6 with seconds); "" disables.
+    ingest_rescan_cron: str = _env("INGEST_RESCAN_CRON", "*/15 * * * *")
+    # Where the worker downloads objects to (system temp dir when unset).
+    ingest_download_dir: Path | None = _env("INGEST_DOWNLOAD_DIR")
+    # Listener and worker apply pending migrations at start-up (under an advisory lock).
+    ingest_migrate_on_start: bool = _env("INGEST_MIGRATE_ON_START", True)
+    # How long the listener and the worker wait for PostgreSQL at start-up.
+    ingest_db_wait_s: float = _env("INGEST_DB_WAIT_S", 60.0, ge=0)
+    # Listener: connections to PostgreSQL, and how long a request waits for one before a 503.
+    listener_db_pool_size: int = _env("LISTENER_DB_POOL_SIZE", 10, ge=1)
+    listener_db_timeout_s: float = _env("LISTENER_DB_TIMEOUT_S", 5.0, gt=0)
+    # Worker: jobs run at once per process, and how dead workers are detected.
+    worker_concurrency: int = _env("WORKER_CONCURRENCY", 1, ge=1)
+    worker_poll_interval_s: float = _env("WORKER_POLL_INTERVAL_S", 5.0, gt=0)
+    worker_heartbeat_s: float = _env("WORKER_HEARTBEAT_S", 10.0, gt=0)
+    worker_stalled_after_s: float = _env("WORKER_STALLED_AFTER_S", 60.0, gt=0)
+    worker_stalled_check_s: float = _env("WORKER_STALLED_CHECK_S", 15.0, gt=0)
+    worker_shutdown_grace_s: float = _env("WORKER_SHUTDOWN_GRACE_S", 60.0, ge=0)
+    # S3 client: timeouts and botocore's own retries (connection errors beyond them -> retry job).
+    s3_connect_timeout_s: float = _env("S3_CONNECT_TIMEOUT_S", 5.0, gt=0)
+    s3_read_timeout_s: float = _env("S3_READ_TIMEOUT_S", 60.0, gt=0)
+    s3_max_attempts: int = _env("S3_MAX_ATTEMPTS", 3, ge=1)
+    # --- end of event-driven ingestion --------------------------------------------------------
 
     @property
     def use_postgres(self) -> bool:

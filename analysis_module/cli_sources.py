@@ -1,0 +1,82 @@
+"""What the batch CLI analyses: local files and folders, or the objects of a bucket."""
+
+from __future__ import annotations
+
+import contextlib
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from analysis_module.settings import AnalysisSettings
+
+
+@dataclass(frozen=True)
+class ProfileInput:
+    display: str  # what the user sees
+    source: str  # the job_summary key: absolute path, or s3://bucket/key
+    owner: str | None = None
+    etag: str | None = None
+    path: Path | None = None  # local files
+    key: str | None = None  # bucket objects
+    settings: AnalysisSettings | None = None
+
+    @contextlib.contextmanager
+    def local_file(self) -> Iterator[Path]:
+        if self.path is not None:
+            yield self.path
+            return
+        from analysis_module.connectors.s3 import ObjectStore
+
+        with tempfile.TemporaryDirectory(prefix="profile-") as tmp:
+            target = Path(tmp) / "profile.h5"
+            ObjectStore(self.settings).download(self.key, target)
+            yield target
+
+
+def local_inputs(paths: list[Path]) -> list[ProfileInput]:
+    """Files as given, folders searched recursively for *.h5, each file once, sorted."""
+    found: dict[Path, None] = {}
+    for path in paths:
+        if path.is_dir():
+            for child in sorted(path.rglob("*")):
+                if child.is_file() and child.suffix.lower() == ".h5":
+                    found[child.resolve()] = None
+        elif path.exists():
+            found[path.resolve()] = None
+        else:
+            raise FileNotFoundError(f"no such file or folder: {path}")
+    cwd = Path.cwd()
+    return [
+        ProfileInput(
+            display=str(p.relative_to(cwd)) if p.is_relative_to(cwd) else str(p),
+            source=str(p),
+            path=p,
+        )
+        for p in found
+    ]
+
+
+def owner_of_key(key: str, namespace_prefix: str) -> str | None:
+    """The user namespace (`user-7f3c2a`) a key lives in, or None outside any."""
+    first = key.split("/", 1)[0]
+    return first if "/" in key and namespace_prefix and first.startswith(namespace_prefix) else None
+
+
+def s3_inputs(settings: AnalysisSettings) -> list[ProfileInput]:
+    from analysis_module.connectors.s3 import ObjectStore
+
+    store = ObjectStore(settings)
+    bucket = settings.minio_bucket
+    return [
+        ProfileInput(
+            display=f"s3://{bucket}/{obj.key}",
+            source=f"s3://{bucket}/{obj.key}",
+            owner=owner_of_key(obj.key, settings.minio_bucket_prefix),
+            etag=obj.etag,
+            key=obj.key,
+            settings=settings,
+        )
+        for obj in store.list_objects(settings.minio_prefix)
+        if obj.key.lower().endswith(".h5")
+    ]

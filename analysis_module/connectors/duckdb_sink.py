@@ -1,0 +1,248 @@
+"""Result sinks on DuckDB: a local DuckDB file, or PostgreSQL through DuckDB's postgres extension.
+
+Both run the same SQL; only the qualified table prefix differs (`main.` or `pg.public.`). A job is
+written in one transaction: the job table's old rows are deleted and the new ones inserted, and
+the summary row replaced, then committed at once. Readers (Grafana, the API) keep seeing the
+previous results until the commit and never an empty or half-written table.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import tempfile
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from analysis_module.connectors.errors import TransientError
+from analysis_module.pipeline_core.naming import is_valid_table_name
+from analysis_module.pipeline_core.schema import JOB_STEP_NODE, JOB_SUMMARY, JOB_TIMESERIES
+
+log = logging.getLogger(__name__)
+
+DUCKDB_TYPES = {
+    pa.string(): "VARCHAR",
+    pa.bool_(): "BOOLEAN",
+    pa.int32(): "INTEGER",
+    pa.int64(): "BIGINT",
+    pa.float64(): "DOUBLE",
+    pa.timestamp("us", tz="UTC"): "TIMESTAMPTZ",
+}
+
+
+def postgres_extension_file() -> Path:
+    """The postgres extension shipped by the pinned `duckdb-extension-postgres` package."""
+    import duckdb_extension_postgres
+
+    root = Path(duckdb_extension_postgres.__file__).parent / "extensions"
+    matches = sorted(root.glob(f"v{duckdb.__version__}/postgres.duckdb_extension"))
+    if not matches:
+        raise RuntimeError(f"postgres extension for DuckDB {duckdb.__version__} not in {root}")
+    return matches[0]
+
+
+def column_ddl(schema: pa.Schema, primary_key: str | None = None) -> str:
+    columns = []
+    for field in schema:
+        ddl = f'"{field.name}" {DUCKDB_TYPES[field.type]}'
+        if field.name == primary_key:
+            ddl += " PRIMARY KEY"
+        elif not field.nullable:
+            ddl += " NOT NULL"
+        columns.append(ddl)
+    return ", ".join(columns)
+
+
+class DuckDBSink:
+    """`ResultSink` over a DuckDB connection whose tables live under `prefix`."""
+
+    def __init__(self, connection: duckdb.DuckDBPyConnection, prefix: str, *, is_postgres: bool):
+        self.con = connection
+        self.prefix = prefix
+        self.is_postgres = is_postgres
+
+    @classmethod
+    def local(cls, path: Path) -> DuckDBSink:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        sink = cls(duckdb.connect(str(path)), "main.", is_postgres=False)
+        sink.con.execute(
+            f"CREATE TABLE IF NOT EXISTS main.job_summary ({column_ddl(JOB_SUMMARY, 'source')})"
+        )
+        sink.con.execute(
+            f"CREATE TABLE IF NOT EXISTS main.job_step_node ({column_ddl(JOB_STEP_NODE)})"
+        )
+        return sink
+
+    @classmethod
+    def postgres(cls, dsn: str) -> DuckDBSink:
+        """Attach PostgreSQL; its tables come from the Alembic migrations (`migrate.py`)."""
+        ext_dir = tempfile.mkdtemp(prefix="duckdb-ext-")
+        con = duckdb.connect(
+            ":memory:",
+            config={
+                "extension_directory": ext_dir,
+                "autoinstall_known_extensions": False,
+                "autoload_known_extensions": False,
+            },
+        )
+        con.execute(f"INSTALL '{postgres_extension_file()}'")
+        con.execute("LOAD postgres")
+        try:
+            con.execute("ATTACH ? AS pg (TYPE postgres)", [dsn])
+        except duckdb.Error as exc:
+            raise TransientError(f"PostgreSQL unreachable: {_one_line(exc)}") from exc
+        return cls(con, "pg.public.", is_postgres=True)
+
+    def table(self, name: str) -> str:
+        if not is_valid_table_name(name):
+            raise ValueError(f"invalid table name {name!r}")
+        return f'{self.prefix}"{name}"'
+
+    def _refresh(self) -> None:
+        # Another process may have dropped or created tables since we last looked.
+        if self.is_postgres:
+            self.con.execute("CALL pg_clear_cache()")
+
+    def owner_of_table(self, table_name: str) -> str | None:
+        with _transient("looking up a table name"):
+            self._refresh()
+            row = self.con.execute(
+                f"SELECT source FROM {self.table('job_summary')} WHERE table_name = ?",
+                [table_name],
+            ).fetchone()
+        return row[0] if row else None
+
+    def open_job(self, source: str, table_name: str) -> DuckDBJobWriter:
+        with _transient("starting a job"):
+            self._refresh()
+            self.con.execute("BEGIN TRANSACTION")
+            try:
+                target = self.table(table_name)
+                self.con.execute(
+                    f"CREATE TABLE IF NOT EXISTS {target} ({column_ddl(JOB_TIMESERIES)})"
+                )
+                self.con.execute(f"DELETE FROM {target}")
+            except BaseException:
+                self.con.execute("ROLLBACK")
+                raise
+        return DuckDBJobWriter(self, source, table_name)
+
+    def record_failure(self, summary: pa.Table) -> None:
+        source = summary.column("source")[0].as_py()
+        with _transient("recording a failure"):
+            self._refresh()
+            self.con.execute("BEGIN TRANSACTION")
+            try:
+                self._drop_results(source)
+                self._replace_summary(source, summary)
+                self.con.execute("COMMIT")
+            except BaseException:
+                self.con.execute("ROLLBACK")
+                raise
+
+    def mark_removed(self, source: str) -> None:
+        with _transient("marking a source removed"):
+            self._refresh()
+            self.con.execute("BEGIN TRANSACTION")
+            try:
+                self._drop_results(source)
+                self.con.execute(
+                    f"UPDATE {self.table('job_summary')} SET status = 'removed', "
+                    "table_name = NULL, analysed_at = now() WHERE source = ?",
+                    [source],
+                )
+                self.con.execute("COMMIT")
+            except BaseException:
+                self.con.execute("ROLLBACK")
+                raise
+
+    def _drop_results(self, source: str) -> None:
+        row = self.con.execute(
+            f"SELECT table_name FROM {self.table('job_summary')} WHERE source = ?", [source]
+        ).fetchone()
+        if row and row[0] and is_valid_table_name(row[0]):
+            self.con.execute(f"DROP TABLE IF EXISTS {self.table(row[0])}")
+        self.con.execute(f"DELETE FROM {self.table('job_step_node')} WHERE source = ?", [source])
+
+    def _replace_summary(self, source: str, summary: pa.Table) -> None:
+        self.con.execute(f"DELETE FROM {self.table('job_summary')} WHERE source = ?", [source])
+        self._insert("job_summary", summary)
+
+    def _insert(self, table_name: str, rows: pa.Table) -> None:
+        self.con.register("_rows", rows)
+        try:
+            self.con.execute(f"INSERT INTO {self.table(table_name)} BY NAME SELECT * FROM _rows")
+        finally:
+            self.con.unregister("_rows")
+
+    def close(self) -> None:
+        self.con.close()
+
+
+class DuckDBJobWriter:
+    """Inside the transaction opened by `DuckDBSink.open_job`."""
+
+    def __init__(self, sink: DuckDBSink, source: str, table_name: str):
+        self.sink = sink
+        self.source = source
+        self.table_name = table_name
+        self.rows_written = 0
+
+    def append_timeseries(self, rows: pa.Table) -> None:
+        with _transient("writing samples"):
+            self.sink._insert(self.table_name, rows)
+        self.rows_written += rows.num_rows
+
+    def finish(self, summary: pa.Table, breakdown: pa.Table) -> None:
+        sink = self.sink
+        with _transient("committing results"):
+            try:
+                sink.con.execute(
+                    f"DELETE FROM {sink.table('job_step_node')} WHERE source = ?", [self.source]
+                )
+                if breakdown.num_rows:
+                    sink._insert("job_step_node", breakdown)
+                sink._replace_summary(self.source, summary)
+                sink.con.execute("COMMIT")
+            except BaseException:
+                self.abort()
+                raise
+        if sink.is_postgres:
+            self._index_time()
+
+    def _index_time(self) -> None:
+        """Grafana filters job tables by time; an index keeps big jobs quick to plot."""
+        name = self.table_name
+        index = f"{name[:50]}_time_idx"
+        try:
+            self.sink.con.execute(
+                "CALL postgres_execute('pg', ?)",
+                [f'CREATE INDEX IF NOT EXISTS "{index}" ON "{name}" (step, node, time)'],
+            )
+        except duckdb.Error as exc:  # the results are committed; the index is an optimisation
+            log.warning("could not index %s: %s", name, _one_line(exc))
+
+    def abort(self) -> None:
+        with contextlib.suppress(duckdb.Error):
+            self.sink.con.execute("ROLLBACK")
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())[:500]
+
+
+class _transient:
+    """Turns connection failures into TransientError so queue workers retry them."""
+
+    def __init__(self, what: str):
+        self.what = what
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc is not None and isinstance(exc, duckdb.IOException | duckdb.ConnectionException):
+            raise TransientError(f"database error while {self.what}: {_one_line(exc)}") from exc
+        return False

@@ -1,0 +1,273 @@
+"""One Slurm profile -> per-sample rows, per-step/per-node figures and the job's summary.
+
+Two passes keep memory bounded by one (step, node) of task data: the Energy series (small) are
+read first, because prices and job totals need every node's merged signal; then the Tasks of
+each (step, node) are read, aggregated over ranks, joined to that step's power on EpochTime and
+handed to `emit` before the next pair is read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import pyarrow as pa
+
+from analysis_module.pipeline_core.factors import PiecewiseConstant
+from analysis_module.pipeline_core.figures import (
+    J_PER_KWH,
+    J_PER_MWH,
+    EnergyFigures,
+    apply_optional_factor,
+    metrics_row,
+)
+from analysis_module.pipeline_core.node_energy import (
+    PowerSeries,
+    component_energy,
+    integrate_series,
+    merge_series,
+    power_series_from_table,
+)
+from analysis_module.pipeline_core.tasks import TaskFigures, aggregate_tasks
+from analysis_module.pipeline_core.timeseries import timeseries_table
+
+
+class NodeStepLike(Protocol):
+    step: str
+    node: str
+    n_tasks: int | None
+    series: tuple[str, ...]
+    task_ranks: tuple[int, ...]
+
+
+class ProfileLike(Protocol):
+    job_id: str | None
+    node_steps: Sequence[NodeStepLike]
+
+    def read_energy(self, ns: NodeStepLike) -> pa.Table | None: ...
+    def read_tasks(self, ns: NodeStepLike) -> pa.Table | None: ...
+
+
+class FactorProvider(Protocol):
+    """Prices (EUR/MWh) and carbon intensity (g/kWh) for a time window, or None if unset."""
+
+    def price(self, start_s: int, end_s: int) -> PiecewiseConstant | None: ...
+    def carbon(self, start_s: int, end_s: int) -> PiecewiseConstant | None: ...
+
+
+@dataclass(frozen=True)
+class AnalysisOptions:
+    rule: str = "trapezoid"
+    gap_factor: float = 3.0
+    power_ceiling_w: float = 100_000.0
+    pue: float | None = None
+
+
+@dataclass
+class JobAnalysis:
+    job_id: str | None
+    summary: dict  # METRIC_FIELDS of the whole job
+    breakdown: list[dict]  # level, step, node + METRIC_FIELDS
+
+
+@dataclass
+class _Factors:
+    price: PiecewiseConstant | None
+    carbon: PiecewiseConstant | None
+
+    def figures(self, series: PowerSeries, options: AnalysisOptions) -> tuple:
+        integration = integrate_series(series, rule=options.rule, gap_factor=options.gap_factor)
+        cost = apply_optional_factor(
+            integration, self.price, joules_per_unit=J_PER_MWH, missing_note="no price configured"
+        )
+        co2 = apply_optional_factor(
+            integration,
+            self.carbon,
+            joules_per_unit=J_PER_KWH,
+            missing_note="no carbon intensity configured",
+        )
+        figures = EnergyFigures(
+            energy_j=integration.energy_j,
+            integrated_s=integration.integrated_s,
+            gap_intervals=integration.n_gap_intervals + integration.n_missing_intervals,
+            gap_samples=series.gap_samples,
+            cost=cost,
+            co2=co2,
+            components_j=component_energy(series, rule=options.rule, gap_factor=options.gap_factor),
+            first_epoch=int(series.epoch_s[0]) if len(series) else None,
+            last_epoch=int(series.epoch_s[-1]) if len(series) else None,
+        )
+        return figures, integration
+
+
+def _read_power(profile: ProfileLike, options: AnalysisOptions) -> dict[tuple, PowerSeries]:
+    found = {}
+    for ns in profile.node_steps:
+        if "Energy" not in ns.series:
+            continue
+        table = profile.read_energy(ns)
+        series = (
+            None
+            if table is None
+            else power_series_from_table(table, ceiling_w=options.power_ceiling_w)
+        )
+        if series is not None and len(series):
+            found[(ns.step, ns.node)] = series
+    return found
+
+
+def _window(series: Sequence[PowerSeries]) -> tuple[int, int] | None:
+    if not series:
+        return None
+    return (
+        int(min(s.epoch_s[0] for s in series)),
+        int(max(s.epoch_s[-1] for s in series)),
+    )
+
+
+def analyse_profile(
+    profile: ProfileLike,
+    *,
+    options: AnalysisOptions,
+    factors: FactorProvider,
+    emit: Callable[[pa.Table], None],
+) -> JobAnalysis:
+    """Compute every published figure of one profile; `emit` receives JOB_TIMESERIES chunks."""
+    step_series = _read_power(profile, options)
+    nodes = list(dict.fromkeys(ns.node for ns in profile.node_steps))
+    steps = list(dict.fromkeys(ns.step for ns in profile.node_steps))
+    node_series = {
+        node: merge_series([s for (_, n), s in step_series.items() if n == node])
+        for node in nodes
+        if any(n == node for (_, n) in step_series)
+    }
+    window = _window(list(node_series.values()))
+    factor_set = _Factors(
+        price=factors.price(*window) if window else None,
+        carbon=factors.carbon(*window) if window else None,
+    )
+
+    node_energy = {n: factor_set.figures(s, options)[0] for n, s in node_series.items()}
+    step_node_energy: dict[tuple, EnergyFigures] = {}
+    step_node_tasks: dict[tuple, TaskFigures] = {}
+    for ns in profile.node_steps:
+        key = (ns.step, ns.node)
+        series = step_series.get(key)
+        integration = figures = None
+        if series is not None:
+            figures, integration = factor_set.figures(series, options)
+            step_node_energy[key] = figures
+        tasks = aggregate_tasks(profile.read_tasks(ns)) if "Tasks" in ns.series else None
+        if tasks is not None:
+            step_node_tasks[key] = tasks.figures
+        rows = timeseries_table(
+            ns.step,
+            ns.node,
+            series,
+            integration,
+            figures,
+            factor_set.price,
+            factor_set.carbon,
+            tasks,
+        )
+        if rows is not None:
+            emit(rows)
+
+    breakdown = _breakdown(
+        profile,
+        options,
+        steps,
+        nodes,
+        step_series,
+        node_series,
+        step_node_energy,
+        step_node_tasks,
+        node_energy,
+    )
+    all_tasks = _sum_tasks(step_node_tasks.values())
+    summary = metrics_row(
+        list(node_energy.values()),
+        list(node_series.values()),
+        all_tasks,
+        n_nodes=len(nodes),
+        n_steps=len(steps),
+        n_tasks=_job_tasks(profile),
+        pue=options.pue,
+    )
+    for row in (summary, *breakdown):
+        row["price_source"] = factor_set.price.source if factor_set.price else None
+        row["carbon_source"] = factor_set.carbon.source if factor_set.carbon else None
+    return JobAnalysis(job_id=profile.job_id, summary=summary, breakdown=breakdown)
+
+
+def _sum_tasks(parts) -> TaskFigures | None:
+    total = None
+    for part in parts:
+        total = part if total is None else total.plus(part)
+    return total
+
+
+def _tasks_of(ns: NodeStepLike) -> int:
+    return ns.n_tasks if ns.n_tasks is not None else len(ns.task_ranks)
+
+
+def _job_tasks(profile: ProfileLike) -> int:
+    """The widest step's task count: steps run the same tasks again, batch runs one."""
+    per_step: dict[str, int] = {}
+    for ns in profile.node_steps:
+        per_step[ns.step] = per_step.get(ns.step, 0) + _tasks_of(ns)
+    return max(per_step.values(), default=0)
+
+
+def _breakdown(
+    profile,
+    options,
+    steps,
+    nodes,
+    step_series,
+    node_series,
+    step_node_energy,
+    step_node_tasks,
+    node_energy,
+) -> list[dict]:
+    rows = []
+    for ns in profile.node_steps:
+        key = (ns.step, ns.node)
+        energy = [step_node_energy[key]] if key in step_node_energy else []
+        series = [step_series[key]] if key in step_series else []
+        metrics = metrics_row(
+            energy,
+            series,
+            step_node_tasks.get(key),
+            n_nodes=1,
+            n_steps=1,
+            n_tasks=_tasks_of(ns),
+            pue=options.pue,
+        )
+        rows.append({"level": "step_node", "step": ns.step, "node": ns.node, **metrics})
+    for step in steps:
+        keys = [(ns.step, ns.node) for ns in profile.node_steps if ns.step == step]
+        metrics = metrics_row(
+            [step_node_energy[k] for k in keys if k in step_node_energy],
+            [step_series[k] for k in keys if k in step_series],
+            _sum_tasks(step_node_tasks[k] for k in keys if k in step_node_tasks),
+            n_nodes=len(keys),
+            n_steps=1,
+            n_tasks=sum(_tasks_of(ns) for ns in profile.node_steps if ns.step == step),
+            pue=options.pue,
+        )
+        rows.append({"level": "step", "step": step, "node": None, **metrics})
+    for node in nodes:
+        keys = [(ns.step, ns.node) for ns in profile.node_steps if ns.node == node]
+        metrics = metrics_row(
+            [node_energy[node]] if node in node_energy else [],
+            [node_series[node]] if node in node_series else [],
+            _sum_tasks(step_node_tasks[k] for k in keys if k in step_node_tasks),
+            n_nodes=1,
+            n_steps=len(keys),
+            n_tasks=max((_tasks_of(ns) for ns in profile.node_steps if ns.node == node), default=0),
+            pue=options.pue,
+        )
+        rows.append({"level": "node", "step": None, "node": node, **metrics})
+    return rows

@@ -1,0 +1,67 @@
+"""Arrow rows for job_summary and job_step_node from computed metrics."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pyarrow as pa
+
+from analysis_module.pipeline_core.schema import JOB_STEP_NODE, JOB_SUMMARY, METRIC_FIELDS
+
+METRIC_NAMES = [f.name for f in METRIC_FIELDS]
+
+
+def _timestamp(epoch_s: int | None) -> datetime | None:
+    return datetime.fromtimestamp(epoch_s, tz=UTC) if epoch_s is not None else None
+
+
+def _metric_values(metrics: dict) -> dict:
+    values = {name: metrics.get(name) for name in METRIC_NAMES}
+    values["start_time"] = _timestamp(metrics.get("start_time"))
+    values["end_time"] = _timestamp(metrics.get("end_time"))
+    return values
+
+
+def summary_table(
+    *,
+    source: str,
+    status: str,
+    job_id: str | None = None,
+    owner: str | None = None,
+    etag: str | None = None,
+    error: str | None = None,
+    table_name: str | None = None,
+    integration: str | None = None,
+    metrics: dict | None = None,
+    analysed_at: datetime | None = None,
+) -> pa.Table:
+    """One JOB_SUMMARY row; a failed analysis carries `error` and no metrics."""
+    row = {
+        "source": source,
+        "job_id": job_id,
+        "owner": owner,
+        "source_etag": etag,
+        "status": status,
+        "error": error,
+        "table_name": table_name,
+        "analysed_at": analysed_at or datetime.now(tz=UTC),
+        "integration": integration,
+        **_metric_values(metrics or {}),
+    }
+    if metrics is None:
+        row["has_energy"] = None
+    return pa.Table.from_pylist([row], schema=JOB_SUMMARY)
+
+
+def breakdown_table(source: str, rows: list[dict]) -> pa.Table:
+    records = [
+        {
+            "source": source,
+            "level": r["level"],
+            "step": r["step"],
+            "node": r["node"],
+            **_metric_values(r),
+        }
+        for r in rows
+    ]
+    return pa.Table.from_pylist(records, schema=JOB_STEP_NODE)

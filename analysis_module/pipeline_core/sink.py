@@ -1,0 +1,42 @@
+"""The small contract between the analysis and wherever its results go.
+
+The core hands Arrow tables to a `ResultSink`; implementations (DuckDB file, PostgreSQL) live
+in `connectors/`. A job's rows become visible all at once at `finish`, or not at all.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import pyarrow as pa
+
+
+class JobWriter(Protocol):
+    """One analysis of one source, inside one transaction of the sink."""
+
+    table_name: str
+
+    def append_timeseries(self, rows: pa.Table) -> None:
+        """Add rows (schema `JOB_TIMESERIES`) to the job's table."""
+
+    def finish(self, summary: pa.Table, breakdown: pa.Table) -> None:
+        """Write the summary row and per-step/per-node rows and commit everything."""
+
+    def abort(self) -> None:
+        """Discard everything since `open_job`; the previous results stay as they were."""
+
+
+class ResultSink(Protocol):
+    def owner_of_table(self, table_name: str) -> str | None:
+        """The source whose results live in `table_name`, or None when it is free."""
+
+    def open_job(self, source: str, table_name: str) -> JobWriter:
+        """Start replacing the results of `source`."""
+
+    def record_failure(self, summary: pa.Table) -> None:
+        """Store a failed analysis (a one-row `JOB_SUMMARY` table with status and error)."""
+
+    def mark_removed(self, source: str) -> None:
+        """The source is gone: drop its table and mark its summary row `removed`."""
+
+    def close(self) -> None: ...
