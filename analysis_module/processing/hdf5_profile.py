@@ -1,0 +1,387 @@
+"""Slurm ``acct_gather_profile/hdf5`` files (merged and node-step) -> Arrow tables.
+
+Layouts (``/work/shared/specs/slurm-hdf5-profile.md``): a merged job file from ``sh5util -j``
+holds ``/Steps/<step>/Nodes/<node>/{Energy,Tasks/<rank>,Network,Filesystem}``; a node-step file
+from slurmstepd holds one ``/<node>`` group and names its job and step only in the file name
+``<job>_<step>_<node>.h5``. Both are read through the same ``NodeStep`` handles, one per
+(step, node), so memory per read call stays proportional to one (step, node).
+
+HDF5 lists groups by name (``-4, 0, 1, 10, 2, batch``); this module sorts steps, nodes and ranks
+numerically itself. Column names and types are the reader contract of ``docs/architecture.md``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Literal
+
+import h5py
+import pyarrow as pa
+
+from analysis_module.processing.errors import (
+    EmptyProfileError,
+    ProfileError,
+    TruncatedProfileError,
+    UnsupportedLayoutError,
+)
+from analysis_module.processing.hdf5_file import check_hdf5_file, open_h5
+from analysis_module.processing.hdf5_series import (
+    FILESYSTEM_COLUMNS,
+    NETWORK_COLUMNS,
+    TASK_COLUMNS,
+    FieldColumn,
+    build_table,
+    energy_columns,
+)
+
+Layout = Literal["merged", "node_step"]
+SERIES = ("Energy", "Tasks", "Network", "Filesystem")
+_NODE_ATTRS = ("Node Index", "Node Name", "Number of Tasks", "CPUs per Task", "Start Time")
+_MERGED_JOB_FILE = re.compile(r"job_([0-9]+)")
+_DECIMAL = re.compile(r"-?[0-9]+")
+_UINT32_WRAP = 1 << 32
+_H5_STRUCTURE_ERRORS = (OSError, RuntimeError, KeyError, ValueError, TypeError)
+
+
+@dataclass(frozen=True)
+class NodeStep:
+    """One node's part of one job step, and which series it recorded.
+
+    ``step`` uses the merged-file naming: ``batch``, decimal ids, ``-4`` (extern), ``-6``
+    (interactive). Attributes Slurm did not write are ``None``. ``h5_path`` is the HDF5 group;
+    it is left out of equality so the same (step, node) compares equal in both layouts.
+    """
+
+    step: str
+    node: str
+    node_index: int | None
+    n_tasks: int | None
+    cpus_per_task: int | None
+    start_time: str | None  # "%a %b %d %H:%M:%S %Y", node-local time, as Slurm wrote it
+    series: tuple[str, ...]  # present children among Energy, Tasks, Network, Filesystem
+    task_ranks: tuple[int, ...]  # global task ranks, numeric order
+    h5_path: str = field(default="", compare=False)  # differs between merged and node-step
+    _profile: SlurmProfile | None = field(default=None, repr=False, compare=False, hash=False)
+
+
+class SlurmProfile:
+    """An open Slurm profile; use as a context manager or call ``close()``.
+
+    Attributes: ``path``, ``layout`` (``"merged"`` or ``"node_step"``), ``job_id`` (from the file
+    name, else ``None``), ``node_steps`` (batch first, then numeric steps; nodes by index, name).
+    """
+
+    def __init__(self, path: str, h5: h5py.File) -> None:
+        self.path = path
+        self._h5: h5py.File | None = h5
+        self._task_names: dict[str, tuple[str, ...]] = {}
+        self.layout: Layout
+        self.job_id: str | None
+        self.node_steps: list[NodeStep]
+        self.layout, self.job_id, groups = _discover(h5, path)
+        node_steps = [self._node_step(step, group) for step, group in groups]
+        if not any(ns.series for ns in node_steps):
+            raise EmptyProfileError(
+                f"{path}: Slurm {self.layout} profile without any recorded series "
+                f"({len(node_steps)} step/node groups, all empty)"
+            )
+        self.node_steps = sorted(node_steps, key=_node_step_order)
+
+    def __enter__(self) -> SlurmProfile:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._h5 is not None:
+            self._h5.close()
+            self._h5 = None
+
+    def __repr__(self) -> str:
+        return (
+            f"SlurmProfile({self.path!r}, layout={self.layout!r}, job_id={self.job_id!r}, "
+            f"{len(self.node_steps)} node steps)"
+        )
+
+    def read_energy(self, ns: NodeStep) -> pa.Table | None:
+        """Energy rows of one (step, node); fields under their Slurm names and stored types."""
+        if "Energy" not in ns.series:
+            return None
+        ds = self._child(ns, "Energy")
+        return self._table(ns, [ds], energy_columns(ds, self.path), None)
+
+    def read_tasks(self, ns: NodeStep) -> pa.Table | None:
+        """All ranks of one (step, node) in one table: rank order, then file order."""
+        if "Tasks" not in ns.series:
+            return None
+        tasks = self._child(ns, "Tasks")
+        names = self._task_names[ns.h5_path]
+        datasets = [_member(tasks, name, self.path) for name in names]
+        return self._table(ns, datasets, TASK_COLUMNS, ns.task_ranks)
+
+    def read_network(self, ns: NodeStep) -> pa.Table | None:
+        """Network rows of one (step, node): packets_in/out, in/out_mib as Slurm stored them."""
+        if "Network" not in ns.series:
+            return None
+        return self._table(ns, [self._child(ns, "Network")], NETWORK_COLUMNS, None)
+
+    def read_filesystem(self, ns: NodeStep) -> pa.Table | None:
+        """Lustre rows of one (step, node): cumulative reads/writes and MiB."""
+        if "Filesystem" not in ns.series:
+            return None
+        return self._table(ns, [self._child(ns, "Filesystem")], FILESYSTEM_COLUMNS, None)
+
+    def _table(
+        self,
+        ns: NodeStep,
+        datasets: list[h5py.Dataset],
+        columns: tuple[FieldColumn, ...],
+        ranks: tuple[int, ...] | None,
+    ) -> pa.Table:
+        return build_table(
+            step=ns.step,
+            node=ns.node,
+            datasets=datasets,
+            columns=columns,
+            ranks=ranks,
+            file_label=self.path,
+        )
+
+    def _child(self, ns: NodeStep, name: str) -> h5py.Dataset | h5py.Group:
+        if self._h5 is None:
+            raise ValueError(f"{self.path}: profile is closed")
+        if ns._profile is not None and ns._profile is not self:
+            raise ValueError(f"{ns.step}/{ns.node} belongs to {ns._profile.path}, not {self.path}")
+        return _member(_member(self._h5, ns.h5_path, self.path), name, self.path)
+
+    def _node_step(self, step: str, group: h5py.Group) -> NodeStep:
+        series = tuple(name for name in SERIES if name in group)
+        ranks: tuple[int, ...] = ()
+        if "Tasks" in series:
+            by_rank = _task_datasets(group, self.path)
+            ranks = tuple(rank for rank, _ in by_rank)
+            self._task_names[group.name] = tuple(name for _, name in by_rank)
+        attrs = group.attrs
+        return NodeStep(
+            step=step,
+            node=group.name.rsplit("/", 1)[-1],
+            node_index=_int_attr(attrs, "Node Index"),
+            n_tasks=_int_attr(attrs, "Number of Tasks"),
+            cpus_per_task=_int_attr(attrs, "CPUs per Task"),
+            start_time=_str_attr(attrs, "Start Time"),
+            series=series,
+            task_ranks=ranks,
+            h5_path=group.name,
+            _profile=self,
+        )
+
+
+def open_profile(path: str | os.PathLike[str]) -> SlurmProfile:
+    """Open a merged (``job_<id>.h5``) or node-step (``<job>_<step>_<node>.h5``) Slurm profile.
+
+    Raises a ``ProfileError`` subclass with a one-line reason when the file is not a readable
+    Slurm profile, ``FileNotFoundError`` when it does not exist.
+    """
+    fspath = os.fspath(path)
+    check_hdf5_file(fspath)
+    h5 = open_h5(fspath)
+    try:
+        return SlurmProfile(fspath, h5)
+    except _H5_STRUCTURE_ERRORS as exc:
+        h5.close()
+        raise TruncatedProfileError(f"{fspath}: cannot read the HDF5 structure: {exc}") from exc
+    except BaseException:
+        h5.close()
+        raise
+
+
+def read_energy(ns: NodeStep) -> pa.Table | None:
+    """Energy table of ``ns`` (from an open profile), or None when it recorded no Energy."""
+    return _profile_of(ns).read_energy(ns)
+
+
+def read_tasks(ns: NodeStep) -> pa.Table | None:
+    """Tasks table of ``ns`` (all ranks, int32 ``rank``), or None when it recorded no Tasks."""
+    return _profile_of(ns).read_tasks(ns)
+
+
+def read_network(ns: NodeStep) -> pa.Table | None:
+    """Network table of ``ns``, or None when it recorded no Network series."""
+    return _profile_of(ns).read_network(ns)
+
+
+def read_filesystem(ns: NodeStep) -> pa.Table | None:
+    """Filesystem (Lustre) table of ``ns``, or None when it recorded no Filesystem series."""
+    return _profile_of(ns).read_filesystem(ns)
+
+
+def read_profile_tables(path: str | os.PathLike[str]) -> dict[str, pa.Table]:
+    """Every (step, node) concatenated per series: keys energy/tasks/network/filesystem.
+
+    For tests and small files: it holds the whole profile in memory. Series no node-step has are
+    left out; columns only some nodes have (other IPMI labels, GPU fields) are null elsewhere.
+    """
+    readers = {
+        "energy": read_energy,
+        "tasks": read_tasks,
+        "network": read_network,
+        "filesystem": read_filesystem,
+    }
+    parts: dict[str, list[pa.Table]] = {key: [] for key in readers}
+    with open_profile(path) as profile:
+        for ns in profile.node_steps:
+            for key, reader in readers.items():
+                table = reader(ns)
+                if table is not None:
+                    parts[key].append(table)
+    return {
+        key: pa.concat_tables(tables, promote_options="default")
+        for key, tables in parts.items()
+        if tables
+    }
+
+
+def _profile_of(ns: NodeStep) -> SlurmProfile:
+    if ns._profile is None:
+        raise ValueError(f"{ns!r} does not come from an open profile")
+    return ns._profile
+
+
+def _discover(h5: h5py.File, path: str) -> tuple[Layout, str | None, list[tuple[str, h5py.Group]]]:
+    """Recognise the layout; return it, the job id and the (step, node group) pairs."""
+    top = list(h5.keys())
+    legacy = [name for name in top if name.startswith(("Node_", "Step_"))]
+    if legacy:
+        raise UnsupportedLayoutError(
+            f"{path}: legacy pre-15.08 Slurm profile layout (/{legacy[0]}), written by Slurm "
+            "15.03 or older; not supported (sh5util itself dropped it in 17.11)"
+        )
+    if "Steps" in h5:
+        return "merged", _merged_job_id(path), _merged_groups(h5, path)
+    if len(top) == 1 and isinstance(h5[top[0]], h5py.Group) and _is_node_group(h5[top[0]]):
+        job_id, step = _parse_node_step_file_name(path)
+        return "node_step", job_id, [(step, h5[top[0]])]
+    if len(top) == 1 and isinstance(h5[top[0]], h5py.Group) and not h5[top[0]].keys():
+        raise UnsupportedLayoutError(f"{path}: not a Slurm profile: /{top[0]} is an empty group")
+    shown = ", ".join(f"/{name}" for name in top[:5]) or "nothing"
+    raise UnsupportedLayoutError(
+        f"{path}: not a Slurm profile: no /Steps group and no node group with Slurm "
+        f"attributes or series (top level holds {shown})"
+    )
+
+
+def _merged_groups(h5: h5py.File, path: str) -> list[tuple[str, h5py.Group]]:
+    steps = h5["Steps"]
+    if not isinstance(steps, h5py.Group):
+        raise UnsupportedLayoutError(f"{path}: not a Slurm profile: /Steps is not a group")
+    pairs = []
+    for step in steps:
+        nodes = steps[step].get("Nodes") if isinstance(steps[step], h5py.Group) else None
+        if isinstance(nodes, h5py.Group):
+            pairs += [(step, nodes[n]) for n in nodes if isinstance(nodes[n], h5py.Group)]
+    if not pairs:
+        raise EmptyProfileError(
+            f"{path}: merged Slurm profile without any step/node data "
+            f"({len(steps)} groups under /Steps)"
+        )
+    return pairs
+
+
+def _is_node_group(group: h5py.Group) -> bool:
+    return any(a in group.attrs for a in _NODE_ATTRS) or any(s in group for s in SERIES)
+
+
+def _task_datasets(group: h5py.Group, path: str) -> list[tuple[int, str]]:
+    """(rank, dataset name) pairs sorted numerically; HDF5 would give 0, 1, 10, 2."""
+    tasks = group["Tasks"]
+    if not isinstance(tasks, h5py.Group):
+        raise UnsupportedLayoutError(f"{path}: {tasks.name} is not a group of task tables")
+    bad = [name for name in tasks if not name.isascii() or not name.isdigit()]
+    if bad:
+        raise UnsupportedLayoutError(
+            f"{path}: {tasks.name}/{bad[0]} is not named by a task rank (decimal)"
+        )
+    return sorted((int(name), name) for name in tasks)
+
+
+def _member(group: h5py.Group | h5py.File, name: str, path: str) -> h5py.Dataset | h5py.Group:
+    try:
+        return group[name]
+    except KeyError as exc:
+        raise ProfileError(f"{path}: {group.name}/{name} is missing ({exc})") from exc
+    except OSError as exc:
+        raise TruncatedProfileError(f"{path}: cannot read {group.name}/{name}: {exc}") from exc
+    except _H5_STRUCTURE_ERRORS as exc:
+        raise ProfileError(f"{path}: cannot open {group.name}/{name}: {exc}") from exc
+
+
+def _merged_job_id(path: str) -> str | None:
+    match = _MERGED_JOB_FILE.fullmatch(_file_stem(path))
+    return match.group(1) if match else None
+
+
+def _parse_node_step_file_name(path: str) -> tuple[str | None, str]:
+    """``<job>_<step>_<node>``, split at the first two ``_`` as sh5util does.
+
+    The step token is a uint32 (extern 4294967292) or ``batch``; like sh5util's merge it is
+    read as a signed int, so extern becomes ``-4`` and interactive ``-6``. A name that does not
+    follow the pattern gives job ``None`` and step ``"unknown"``.
+    """
+    parts = _file_stem(path).split("_", 2)
+    if len(parts) != 3 or not parts[0].isascii() or not parts[0].isdigit():
+        return None, "unknown"
+    job, step, _node = parts
+    if step.isascii() and step.isdigit():
+        step_id = int(step)
+        step = str(step_id - _UINT32_WRAP if step_id >= _UINT32_WRAP // 2 else step_id)
+    return job, step
+
+
+def _file_stem(path: str) -> str:
+    name = os.path.basename(path)
+    return name[: -len(".h5")] if name.endswith(".h5") else name
+
+
+def _node_step_order(ns: NodeStep) -> tuple[tuple[int, int, str], bool, int, str]:
+    if ns.step == "batch":
+        step_key = (0, 0, "")
+    elif _DECIMAL.fullmatch(ns.step):
+        step_key = (1, int(ns.step), "")
+    else:
+        step_key = (2, 0, ns.step)
+    return step_key, ns.node_index is None, ns.node_index or 0, ns.node
+
+
+def _int_attr(attrs: h5py.AttributeManager, name: str) -> int | None:
+    value = _attr_item(attrs, name)
+    if value is None or getattr(value, "dtype", None) is None or value.dtype.kind not in "iu":
+        return None
+    return int(value)
+
+
+def _str_attr(attrs: h5py.AttributeManager, name: str) -> str | None:
+    value = _attr_item(attrs, name)
+    if isinstance(value, bytes):
+        return value.rstrip(b"\0").decode("ascii", errors="replace")
+    return value.rstrip("\0") if isinstance(value, str) else None
+
+
+def _attr_item(attrs: h5py.AttributeManager, name: str) -> object | None:
+    """The single element of a (1,)-shaped or scalar attribute; None if missing or unreadable."""
+    try:
+        value = attrs.get(name)
+    except _H5_STRUCTURE_ERRORS:
+        return None
+    shape = getattr(value, "shape", None)
+    if shape is None or value.size != 1:
+        return value if isinstance(value, bytes | str) else None
+    return value.reshape(-1)[0]
