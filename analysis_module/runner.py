@@ -164,6 +164,7 @@ def build_runner(
         gap_factor=settings.gap_factor,
         power_ceiling_w=settings.power_ceiling_w,
         pue=settings.pue,
+        power_plugin=settings.power_plugin,
     )
     factors = build_factors(settings, factor_options or default_factor_options(settings))
     return Runner(build_sink(settings, duckdb_path), factors, options)

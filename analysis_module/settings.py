@@ -61,6 +61,9 @@ class AnalysisSettings(BaseSettings):
     gap_factor: float = _env("GAP_FACTOR", 3.0, gt=1.0)
     power_ceiling_w: float = _env("POWER_CEILING_W", 100_000.0, gt=0)
     pue: float | None = _env("PUE", None, ge=1.0)
+    # Which acct_gather_energy plugin wrote `Power` (rapl: CPU+DRAM; pm_counters, ibmaem: node).
+    # The file does not say; unset means the narrower rapl scope is reported.
+    power_plugin: str | None = _env("ENERGY_PLUGIN")
 
     # Prices and carbon intensity.
     smard_base_url: str = _env("SMARD_BASE_URL", "https://www.smard.de/app/chart_data")

@@ -9,7 +9,9 @@ previous results until the commit and never an empty or half-written table.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import logging
+import os
 import tempfile
 from pathlib import Path
 
@@ -41,6 +43,17 @@ def postgres_extension_file() -> Path:
     if not matches:
         raise RuntimeError(f"postgres extension for DuckDB {duckdb.__version__} not in {root}")
     return matches[0]
+
+
+def _private_extension_dir() -> Path:
+    """Extensions load from a folder of our own, never from a download location."""
+    folder = Path(tempfile.gettempdir()) / f"benchsuite-duckdb-{os.getuid()}" / duckdb.__version__
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return folder
+
+
+def _sql_literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
 
 
 def column_ddl(schema: pa.Schema, primary_key: str | None = None) -> str:
@@ -78,20 +91,22 @@ class DuckDBSink:
     @classmethod
     def postgres(cls, dsn: str) -> DuckDBSink:
         """Attach PostgreSQL; its tables come from the Alembic migrations (`migrate.py`)."""
-        ext_dir = tempfile.mkdtemp(prefix="duckdb-ext-")
         con = duckdb.connect(
             ":memory:",
             config={
-                "extension_directory": ext_dir,
+                "extension_directory": str(_private_extension_dir()),
                 "autoinstall_known_extensions": False,
                 "autoload_known_extensions": False,
             },
         )
-        con.execute(f"INSTALL '{postgres_extension_file()}'")
+        # Workers start together; a lock keeps one INSTALL from reading another's half copy.
+        with open(_private_extension_dir() / ".install.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            con.execute(f"INSTALL {_sql_literal(str(postgres_extension_file()))}")
         con.execute("LOAD postgres")
-        try:
-            con.execute("ATTACH ? AS pg (TYPE postgres)", [dsn])
-        except duckdb.Error as exc:
+        try:  # ATTACH takes no bound parameters: the DSN goes in as a quoted literal
+            con.execute(f"ATTACH {_sql_literal(dsn)} AS pg (TYPE postgres)")
+        except (duckdb.IOException, duckdb.ConnectionException) as exc:
             raise TransientError(f"PostgreSQL unreachable: {_one_line(exc)}") from exc
         return cls(con, "pg.public.", is_postgres=True)
 

@@ -46,9 +46,7 @@ def read_factor_file(path: Path, *, value_column: str, unit: str) -> PiecewiseCo
         else:
             table = pacsv.read_csv(
                 path,
-                convert_options=pacsv.ConvertOptions(
-                    column_types={"start": pa.string(), value_column: pa.float64()}
-                ),
+                convert_options=pacsv.ConvertOptions(column_types={value_column: pa.float64()}),
             )
     except (OSError, pa.ArrowInvalid) as exc:
         raise FactorUnavailable(f"cannot read {path}: {exc}") from exc

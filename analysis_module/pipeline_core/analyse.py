@@ -62,6 +62,7 @@ class AnalysisOptions:
     gap_factor: float = 3.0
     power_ceiling_w: float = 100_000.0
     pue: float | None = None
+    power_plugin: str | None = None  # the site's energy plugin, when `Power` is ambiguous
 
 
 @dataclass
@@ -110,7 +111,9 @@ def _read_power(profile: ProfileLike, options: AnalysisOptions) -> dict[tuple, P
         series = (
             None
             if table is None
-            else power_series_from_table(table, ceiling_w=options.power_ceiling_w)
+            else power_series_from_table(
+                table, ceiling_w=options.power_ceiling_w, power_plugin=options.power_plugin
+            )
         )
         if series is not None and len(series):
             found[(ns.step, ns.node)] = series

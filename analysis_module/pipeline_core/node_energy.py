@@ -41,13 +41,15 @@ class PowerSeries:
 
 def _clean(column: pa.ChunkedArray, ceiling_w: float | None) -> tuple[np.ndarray, int]:
     cleaned = clean_power(column.to_numpy(), ceiling_w=ceiling_w)
-    return cleaned.watts, cleaned.n_sentinel + cleaned.n_implausible
+    return cleaned.watts, cleaned.n_sentinel + cleaned.n_implausible + cleaned.n_nonfinite
 
 
-def power_series_from_table(table: pa.Table, *, ceiling_w: float) -> PowerSeries | None:
+def power_series_from_table(
+    table: pa.Table, *, ceiling_w: float, power_plugin: str | None = None
+) -> PowerSeries | None:
     """Pick the node-level source of one Energy table and clean it; None when it has none."""
     fields = [name for name in table.column_names if name not in TIME_COLUMNS]
-    selection = select_power_source(fields)
+    selection = select_power_source(fields, power_plugin=power_plugin)
     if selection.kind == "none" or table.num_rows == 0:
         return None
     gap_samples = 0
@@ -55,8 +57,10 @@ def power_series_from_table(table: pa.Table, *, ceiling_w: float) -> PowerSeries
         parts = [_clean(table.column(name), ceiling_w) for name in selection.power_fields]
         watts = np.sum([p[0] for p in parts], axis=0)  # NaN in any GPU -> gap
         gap_samples = int(np.count_nonzero(np.isnan(watts)))
-    else:
+    elif selection.power_fields:
         watts, gap_samples = _clean(table.column(selection.power_fields[0]), ceiling_w)
+    else:  # xcc without CurrPower: energy from its joules, no instantaneous power
+        watts = np.full(table.num_rows, np.nan)
     interval_joules = None
     if selection.energy_field is not None:
         interval_joules, energy_gaps = _clean(table.column(selection.energy_field), None)
