@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from analysis_module.ingest.events import is_profile_key, owner_of, source_of
 from analysis_module.settings import AnalysisSettings
 
 
@@ -57,12 +58,6 @@ def local_inputs(paths: list[Path]) -> list[ProfileInput]:
     ]
 
 
-def owner_of_key(key: str, namespace_prefix: str) -> str | None:
-    """The user namespace (`user-7f3c2a`) a key lives in, or None outside any."""
-    first = key.split("/", 1)[0]
-    return first if "/" in key and namespace_prefix and first.startswith(namespace_prefix) else None
-
-
 def s3_inputs(settings: AnalysisSettings) -> list[ProfileInput]:
     from analysis_module.connectors.s3 import ObjectStore
 
@@ -70,13 +65,13 @@ def s3_inputs(settings: AnalysisSettings) -> list[ProfileInput]:
     bucket = settings.minio_bucket
     return [
         ProfileInput(
-            display=f"s3://{bucket}/{obj.key}",
-            source=f"s3://{bucket}/{obj.key}",
-            owner=owner_of_key(obj.key, settings.minio_bucket_prefix),
+            display=source_of(bucket, obj.key),
+            source=source_of(bucket, obj.key),
+            owner=owner_of(obj.key, settings.minio_bucket_prefix),
             etag=obj.etag,
             key=obj.key,
             settings=settings,
         )
         for obj in store.list_objects(settings.minio_prefix)
-        if obj.key.lower().endswith(".h5")
+        if is_profile_key(obj.key)
     ]

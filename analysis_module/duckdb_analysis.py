@@ -229,6 +229,9 @@ def _rescan(settings: AnalysisSettings) -> None:
 
     try:
         report = rescan(settings)
+    except ValueError as exc:
+        err.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from exc
     except TransientError as exc:
         err.print(f"[red]rescan failed:[/] {exc}")
         raise typer.Exit(1) from exc

@@ -1,0 +1,36 @@
+"""`--s3`: the batch CLI pulls profiles from an S3 bucket (moto's server) into PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+
+from tests.analysis.test_cli import run_cli
+from tests.support import postgres
+
+
+def test_s3_objects_are_analysed_with_their_owner(tmp_path, s3_endpoint, s3_bucket, examples_dir):
+    client = s3_endpoint.client()
+    client.upload_file(str(examples_dir / "job_5.h5"), s3_bucket, "user-7f3c2a/runs 2026/job_5.h5")
+    client.upload_file(str(examples_dir / "job_4.h5"), s3_bucket, "shared/job_4.h5")
+    client.put_object(Bucket=s3_bucket, Key="user-7f3c2a/notes.txt", Body=b"not a profile")
+    db = postgres.create_database("bs_cli_s3")
+    try:
+        from analysis_module.migrate import upgrade_database
+
+        upgrade_database(db.dsn)
+        env = {**s3_endpoint.env(s3_bucket), **db.env(), "INTEGRATION_RULE": "left"}
+        result = run_cli("--s3", "--json", cwd=tmp_path, env=env)
+        assert result.returncode == 0, result.stderr
+        records = {r["source"]: r for r in map(json.loads, result.stdout.splitlines())}
+        assert set(records) == {
+            f"s3://{s3_bucket}/user-7f3c2a/runs 2026/job_5.h5",
+            f"s3://{s3_bucket}/shared/job_4.h5",
+        }
+        job_5 = records[f"s3://{s3_bucket}/user-7f3c2a/runs 2026/job_5.h5"]
+        assert job_5["owner"] == "user-7f3c2a" and job_5["energy_j"] == 3150.0
+        assert job_5["source_etag"]  # the object's ETag, so a rescan knows it is done
+        with db.connect() as conn:
+            owners = conn.execute("SELECT owner FROM job_summary ORDER BY source").fetchall()
+        assert sorted(owners, key=str) == sorted([(None,), ("user-7f3c2a",)], key=str)
+    finally:
+        postgres.drop_database(db)
