@@ -1,0 +1,77 @@
+"""One pure-ASGI middleware: refuses credentials in URLs and records request metrics."""
+
+from __future__ import annotations
+
+import time
+from urllib.parse import parse_qsl
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ..core.errors import error_response
+from ..core.metrics import HTTP_LATENCY, HTTP_REQUESTS
+
+# Passwords and tokens must travel in bodies or headers: URLs end up in proxy logs, browser
+# history and Referer headers. `p` and `rid` are the seed's query names for /auth.
+CREDENTIAL_PARAMS = frozenset(
+    {
+        "password",
+        "passwd",
+        "current_password",
+        "new_password",
+        "refresh",
+        "refresh_token",
+        "access_token",
+        "access",
+    }
+)
+AUTH_ONLY_PARAMS = frozenset({"p", "rid"})
+_MARKERS = (b"pass", b"refresh", b"access", b"p=", b"rid=")
+
+
+def credential_in_query(path: str, query_string: bytes) -> str | None:
+    """The offending parameter name, if the query string carries a credential."""
+    if not query_string or not any(marker in query_string for marker in _MARKERS):
+        return None
+    names = {name.lower() for name, _ in parse_qsl(query_string.decode("latin-1"), True)}
+    found = names & CREDENTIAL_PARAMS
+    if path.startswith("/auth/"):
+        found |= names & AUTH_ONLY_PARAMS
+    return min(found) if found else None
+
+
+class GuardAndMeasure:
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        name = credential_in_query(scope["path"], scope.get("query_string", b""))
+        if name is not None:
+            response = error_response(
+                400,
+                f"credentials must not be sent in the URL (query parameter {name!r}); send "
+                "them in the request body. Consider that password or token exposed and "
+                "change it.",
+                "credentials_in_url",
+            )
+            await response(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def send_and_record(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_and_record)
+        finally:
+            route = scope.get("route")
+            template = getattr(route, "path", None) or "unmatched"
+            method = scope["method"]
+            HTTP_REQUESTS.labels(method, template, str(status)).inc()
+            HTTP_LATENCY.labels(method, template).observe(time.perf_counter() - started)

@@ -1,0 +1,214 @@
+"""The API's settings, read once from the environment and validated before anything starts.
+
+Outside development the service refuses to start with a missing, short or placeholder secret;
+error messages name the variable, never its value.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+from urllib.parse import urlsplit
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import URL, make_url
+
+S3_MAX_PRESIGN_S = 7 * 24 * 3600  # SigV4 presigned URLs can't live longer (S3 and MinIO)
+S3_MAX_SINGLE_UPLOAD_BYTES = 5 * 1024**3  # largest object a single PUT or POST may create
+OWASP_ARGON2_MIN_MEMORY_KIB = 19456  # OWASP Password Storage Cheat Sheet: m=19 MiB, t=2, p=1
+OWASP_ARGON2_MIN_WORK = OWASP_ARGON2_MIN_MEMORY_KIB * 2
+MIN_SECRET_CHARS = 32
+
+# Development stand-ins: fixed (so several workers agree) and refused in production.
+DEV_JWT_SECRET = "development-only-jwt-secret-never-use-in-production"  # noqa: S105
+DEV_BUCKET_TOKEN_SECRET = "development-only-bucket-token-secret-never-use-in-production"  # noqa: S105
+
+_PLACEHOLDER_MARKERS = (
+    "change",
+    "replace",
+    "placeholder",
+    "example",
+    "secret",
+    "password",
+    "development-only",
+    "minioadmin",
+    "...",
+)
+
+
+def placeholder_reason(value: str) -> str | None:
+    """Why `value` can't be a production secret, or None when it looks like a real one."""
+    if len(value) < MIN_SECRET_CHARS:
+        return f"is shorter than {MIN_SECRET_CHARS} characters"
+    lowered = value.lower()
+    if any(marker in lowered for marker in _PLACEHOLDER_MARKERS):
+        return "looks like a placeholder"
+    if len(set(value)) < 10:
+        return "has too few distinct characters to be random"
+    return None
+
+
+class Settings(BaseSettings):
+    """Every variable the API reads; the names are the upper-case field names."""
+
+    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", frozen=True)
+
+    app_env: Literal["development", "production"] = "production"
+    log_level: str = "INFO"
+    docs_enabled: bool = True
+
+    # Database: DATABASE_URL wins; else POSTGRES_* (as the analysis reads them) when
+    # POSTGRES_HOST is set; else, in development only, an SQLite file.
+    database_url: SecretStr | None = None
+    postgres_host: str | None = None
+    postgres_port: int = 5432
+    postgres_user: str = "postgres"
+    postgres_password: SecretStr = SecretStr("")
+    postgres_db: str = "postgres"
+    postgres_sslmode: str | None = None
+    sqlite_path: str = "api_backend.sqlite3"
+    db_pool_size: int = Field(10, ge=1, le=100)
+    db_wait_s: float = Field(30.0, ge=0)
+    migrate_on_start: bool = True
+
+    # Tokens.
+    jwt_secret: SecretStr | None = None
+    bucket_token_secret: SecretStr | None = None
+    jwt_issuer: str = "benchsuite-api"
+    jwt_audience: str = "benchsuite-api"
+    access_token_ttl_s: int = Field(900, ge=30, le=900)
+    refresh_token_ttl_s: int = Field(14 * 86400, ge=60)
+    session_max_age_s: int = Field(30 * 86400, ge=60)
+    refresh_reuse_grace_s: int = Field(10, ge=0, le=120)
+    revocation_poll_s: float = Field(1.0, gt=0, le=60)
+
+    # Passwords (NIST SP 800-63B-4: 15 characters when the password is the only factor).
+    password_min_length: int = Field(15, ge=8, le=64)
+    password_max_length: int = Field(256, ge=64, le=1024)
+    argon2_memory_kib: int = Field(OWASP_ARGON2_MIN_MEMORY_KIB, ge=OWASP_ARGON2_MIN_MEMORY_KIB)
+    argon2_time_cost: int = Field(2, ge=1)
+    argon2_parallelism: int = Field(1, ge=1, le=16)
+    password_hash_threads: int = Field(2, ge=1, le=64)
+
+    # Throttling of logins, password changes and registrations (sliding window).
+    login_window_s: int = Field(900, ge=1)
+    login_max_failures_per_account: int = Field(10, ge=1)
+    login_max_failures_per_address: int = Field(100, ge=1)
+    register_max_per_address: int = Field(20, ge=1)
+
+    # Object store (the seed's MINIO_* names).
+    minio_endpoint: str | None = None
+    minio_admin_endpoint: str | None = None
+    minio_public_endpoint: str | None = None
+    minio_secure: bool | None = None
+    minio_access_key: str | None = None
+    minio_secret_key: SecretStr | None = None
+    minio_region: str = "us-east-1"
+    minio_bucket: str = "benchmarks"
+    minio_bucket_prefix: str = Field("user-", pattern=r"^[a-z0-9][a-z0-9._-]{0,31}$")
+    s3_timeout_s: float = Field(5.0, gt=0)
+    presign_upload_ttl_s: int = Field(300, ge=1, le=S3_MAX_PRESIGN_S)
+    presign_download_ttl_s: int = Field(300, ge=1, le=S3_MAX_PRESIGN_S)
+    upload_max_bytes: int = Field(2 * 1024**3, ge=1, le=S3_MAX_SINGLE_UPLOAD_BYTES)
+    list_max_keys: int = Field(1000, ge=1, le=1000)
+
+    # Results.
+    timeseries_max_rows: int = Field(200_000, ge=1)
+
+    @model_validator(mode="after")
+    def _production_needs_real_secrets(self) -> Settings:
+        if self.argon2_memory_kib * self.argon2_time_cost < OWASP_ARGON2_MIN_WORK:
+            raise ValueError(
+                "ARGON2_MEMORY_KIB x ARGON2_TIME_COST is below OWASP's minimum (19456 KiB x 2)"
+            )
+        if self.password_min_length > self.password_max_length:
+            raise ValueError("PASSWORD_MIN_LENGTH is above PASSWORD_MAX_LENGTH")
+        self.s3_admin_endpoint()
+        self.s3_public_endpoint()
+        if self.app_env == "development":
+            return self
+        problems = []
+        for name, secret in (
+            ("JWT_SECRET", self.jwt_secret),
+            ("BUCKET_TOKEN_SECRET", self.bucket_token_secret),
+        ):
+            if secret is None:
+                problems.append(f"{name} is not set")
+            elif reason := placeholder_reason(secret.get_secret_value()):
+                problems.append(f"{name} {reason}")
+        if (
+            self.jwt_secret is not None
+            and self.bucket_token_secret is not None
+            and self.jwt_secret.get_secret_value() == self.bucket_token_secret.get_secret_value()
+        ):
+            problems.append("JWT_SECRET and BUCKET_TOKEN_SECRET must differ")
+        if not (self.minio_admin_endpoint or self.minio_endpoint):
+            problems.append("MINIO_ENDPOINT (or MINIO_ADMIN_ENDPOINT) is not set")
+        if not self.minio_access_key or self.minio_secret_key is None:
+            problems.append("MINIO_ACCESS_KEY and MINIO_SECRET_KEY must be set")
+        elif self.minio_secret_key.get_secret_value() == "minioadmin":
+            problems.append("MINIO_SECRET_KEY is MinIO's default")
+        if self.database_url is None and not self.postgres_host:
+            problems.append("set DATABASE_URL or POSTGRES_HOST (SQLite is for development only)")
+        if problems:
+            raise ValueError(
+                "refusing to start with APP_ENV=production: "
+                + "; ".join(problems)
+                + " (APP_ENV=development allows local defaults)"
+            )
+        return self
+
+    # Derived values -----------------------------------------------------------------------
+
+    @property
+    def is_development(self) -> bool:
+        return self.app_env == "development"
+
+    def jwt_key(self) -> str:
+        return self.jwt_secret.get_secret_value() if self.jwt_secret else DEV_JWT_SECRET
+
+    def bucket_token_key(self) -> bytes:
+        secret = self.bucket_token_secret
+        return (secret.get_secret_value() if secret else DEV_BUCKET_TOKEN_SECRET).encode()
+
+    def sqlalchemy_url(self) -> URL:
+        if self.database_url is not None:
+            url = make_url(self.database_url.get_secret_value())
+            if url.drivername in ("postgresql", "postgres"):
+                url = url.set(drivername="postgresql+psycopg")
+            return url
+        if self.postgres_host:
+            query = {"sslmode": self.postgres_sslmode} if self.postgres_sslmode else {}
+            return URL.create(
+                "postgresql+psycopg",
+                username=self.postgres_user,
+                password=self.postgres_password.get_secret_value() or None,
+                host=self.postgres_host,
+                port=self.postgres_port,
+                database=self.postgres_db,
+                query=query,
+            )
+        return URL.create("sqlite", database=self.sqlite_path)
+
+    def _endpoint(self, value: str | None) -> str:
+        value = value or "127.0.0.1:9000"
+        if "://" not in value:  # the MinIO SDK's "host:port" form plus MINIO_SECURE
+            value = ("https://" if self.minio_secure is not False else "http://") + value
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("object store endpoints must be http(s)://host[:port][/path]")
+        return value.rstrip("/")
+
+    def s3_admin_endpoint(self) -> str:
+        """Where the service itself talks to the store (list, head, delete, readiness)."""
+        return self._endpoint(self.minio_admin_endpoint or self.minio_endpoint)
+
+    def s3_public_endpoint(self) -> str:
+        """The address users' clients reach; presigned URLs are signed for this host."""
+        return self._endpoint(
+            self.minio_public_endpoint or self.minio_admin_endpoint or self.minio_endpoint
+        )
+
+    def s3_credentials(self) -> tuple[str, str]:
+        secret = self.minio_secret_key.get_secret_value() if self.minio_secret_key else ""
+        return self.minio_access_key or "", secret

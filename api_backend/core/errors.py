@@ -1,0 +1,121 @@
+"""Errors that carry their HTTP status; one handler renders them all as `{"detail", "code"}`."""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Mapping
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+log = logging.getLogger(__name__)
+
+
+class ErrorBody(BaseModel):
+    """The body of every error this API answers (422 validation errors keep FastAPI's form)."""
+
+    detail: str = Field(examples=["Incorrect username or password"])
+    code: str = Field(examples=["invalid_credentials"])
+
+
+class AppError(Exception):
+    """A failure a client can act on. `keep_changes` commits the request's writes anyway
+    (e.g. a refresh-token replay revokes the session and still answers 401)."""
+
+    status_code = 400
+    code = "bad_request"
+
+    def __init__(
+        self,
+        detail: str,
+        *,
+        code: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        keep_changes: bool = False,
+    ):
+        super().__init__(detail)
+        self.detail = detail
+        if code:
+            self.code = code
+        self.headers = dict(headers or {})
+        self.keep_changes = keep_changes
+
+
+class BadRequest(AppError):
+    status_code = 400
+    code = "bad_request"
+
+
+class Unauthorized(AppError):
+    status_code = 401
+    code = "unauthorized"
+
+    def __init__(self, detail: str, **kwargs):
+        kwargs.setdefault("headers", {"WWW-Authenticate": "Bearer"})
+        super().__init__(detail, **kwargs)
+
+
+class NotFound(AppError):
+    status_code = 404
+    code = "not_found"
+
+
+class Conflict(AppError):
+    status_code = 409
+    code = "conflict"
+
+
+class PayloadTooLarge(AppError):
+    status_code = 413
+    code = "too_large"
+
+
+class UnsupportedMediaType(AppError):
+    status_code = 415
+    code = "unsupported_media_type"
+
+
+class TooManyRequests(AppError):
+    status_code = 429
+    code = "too_many_requests"
+
+    def __init__(self, detail: str, *, retry_after_s: float, **kwargs):
+        seconds = max(1, math.ceil(retry_after_s))
+        kwargs.setdefault("headers", {"Retry-After": str(seconds)})
+        super().__init__(detail, **kwargs)
+        self.retry_after_s = seconds
+
+
+class ServiceUnavailable(AppError):
+    status_code = 503
+    code = "unavailable"
+
+
+def error_response(status_code: int, detail: str, code: str, headers=None) -> JSONResponse:
+    return JSONResponse({"detail": detail, "code": code}, status_code=status_code, headers=headers)
+
+
+async def _render_app_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, AppError)
+    return error_response(exc.status_code, exc.detail, exc.code, exc.headers)
+
+
+def install_error_handler(app: FastAPI) -> None:
+    app.add_exception_handler(AppError, _render_app_error)
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict]:
+    """OpenAPI `responses` entries for the listed error statuses."""
+    descriptions = {
+        400: "Malformed or refused input",
+        401: "Missing, invalid, expired or revoked credentials",
+        404: "Not found (also for objects and jobs of other users)",
+        409: "Conflict",
+        413: "Too large",
+        415: "Unsupported content type",
+        429: "Too many attempts; retry after `Retry-After` seconds",
+        503: "A dependency (database or object store) is unreachable",
+    }
+    return {s: {"model": ErrorBody, "description": descriptions[s]} for s in statuses}

@@ -1,0 +1,250 @@
+"""Plain SQL over the tables the analysis writes (it owns their schema and migrations):
+`ingest_objects`, `job_summary`, `job_step_node` and the per-job `job_<stem>` tables.
+Column lists follow analysis_module/pipeline_core/schema.py; this package never imports it.
+
+SQL text is assembled only from this module's constant column names and from a per-job
+table name that comes from job_summary and matches TABLE_NAME; every value is a bound
+parameter. Hence the file-wide S608 exemption.
+"""
+# ruff: noqa: S608
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import inspect, text
+from sqlalchemy.orm import Session
+
+METRIC_COLUMNS = (
+    "has_energy",
+    "power_source",
+    "energy_scope",
+    "n_nodes",
+    "n_steps",
+    "n_tasks",
+    "start_time",
+    "end_time",
+    "energy_j",
+    "energy_kwh",
+    "time_to_solution_s",
+    "avg_power_w",
+    "peak_power_w",
+    "peak_power_epoch",
+    "edp_js",
+    "coverage",
+    "gap_samples",
+    "gap_intervals",
+    "component_energy_json",
+    "facility_energy_j",
+    "cost_eur",
+    "cost_note",
+    "price_source",
+    "co2_g",
+    "co2_note",
+    "carbon_source",
+    "cpu_time_s",
+    "max_rss_mib",
+    "read_mib",
+    "write_mib",
+    "mean_cpu_util_pct",
+    "appliance",
+    "appliance_duration_s",
+)
+HEADLINE_COLUMNS = (
+    "has_energy",
+    "n_nodes",
+    "n_steps",
+    "start_time",
+    "end_time",
+    "energy_j",
+    "energy_kwh",
+    "time_to_solution_s",
+    "avg_power_w",
+    "peak_power_w",
+    "coverage",
+    "cost_eur",
+    "co2_g",
+)
+# Per-job table: name -> how a downsampling bucket combines it. Instantaneous values are
+# averaged; cumulative ones (restarting per step and node) and memory peaks take the max.
+TIMESERIES_COLUMNS = {
+    "step": None,
+    "node": None,
+    "time": "MIN",
+    "epoch_s": "MIN",
+    "elapsed_s": "MIN",
+    "power_w": "AVG",
+    "energy_j": "MAX",
+    "price_eur_per_mwh": "AVG",
+    "cost_eur": "MAX",
+    "carbon_g_per_kwh": "AVG",
+    "co2_g": "MAX",
+    "n_tasks_sampled": "MAX",
+    "cpu_util_pct": "AVG",
+    "cpu_time_s": "MAX",
+    "cpu_frequency_mhz": "AVG",
+    "rss_mib": "MAX",
+    "vmsize_mib": "MAX",
+    "read_mib": "MAX",
+    "write_mib": "MAX",
+    "gpu_util_pct": "AVG",
+    "gpu_mem_mib": "MAX",
+}
+TABLE_NAME = re.compile(r"^[a-z0-9_]{1,63}$")
+
+_S = ", ".join(f"s.{c}" for c in HEADLINE_COLUMNS)
+_NULLS = ", ".join(f"NULL AS {c}" for c in ("key", "ingest_status", "ingest_error", "size_bytes"))
+_NULLS += ", NULL AS received_at, NULL AS updated_at"
+# The caller's objects as the event pipeline saw them, with their analysis when there is one,
+# plus analyses of theirs that arrived another way (the batch CLI with an owner).
+_JOBS = f"""
+    SELECT i.source, i.key, i.status AS ingest_status, i.error AS ingest_error, i.size_bytes,
+           i.received_at, i.updated_at, s.status AS summary_status, s.error AS summary_error,
+           s.job_id, s.analysed_at, {_S}
+    FROM ingest_objects i LEFT JOIN job_summary s ON s.source = i.source
+    WHERE i.owner = :owner
+    UNION ALL
+    SELECT s.source, {_NULLS}, s.status AS summary_status, s.error AS summary_error,
+           s.job_id, s.analysed_at, {_S}
+    FROM job_summary s
+    WHERE s.owner = :owner
+      AND NOT EXISTS (SELECT 1 FROM ingest_objects i WHERE i.source = s.source)
+"""
+
+
+def _rows(result) -> list[dict[str, Any]]:
+    return [dict(row) for row in result.mappings()]
+
+
+def list_jobs(
+    session: Session, owner: str, status: str | None, limit: int, offset: int
+) -> tuple[list[dict[str, Any]], int]:
+    where = "COALESCE(ingest_status, summary_status) "
+    where += "= :status" if status else "<> 'removed'"
+    params = {"owner": owner, "status": status, "limit": limit, "offset": offset}
+    total = session.execute(
+        text(f"SELECT COUNT(*) FROM ({_JOBS}) AS jobs WHERE {where}"), params
+    ).scalar_one()
+    rows = _rows(
+        session.execute(
+            text(
+                f"""SELECT * FROM ({_JOBS}) AS jobs WHERE {where}
+                ORDER BY COALESCE(updated_at, analysed_at) DESC, source
+                LIMIT :limit OFFSET :offset"""
+            ),
+            params,
+        )
+    )
+    return rows, total
+
+
+def owned_ingest(session: Session, source: str, owner: str) -> dict[str, Any] | None:
+    row = (
+        session.execute(
+            text(
+                """SELECT source, key, status, error, size_bytes, received_at, updated_at
+            FROM ingest_objects WHERE source = :source AND owner = :owner"""
+            ),
+            {"source": source, "owner": owner},
+        )
+        .mappings()
+        .first()
+    )
+    return dict(row) if row else None
+
+
+def summary(session: Session, source: str) -> dict[str, Any] | None:
+    columns = ", ".join(
+        (
+            "source",
+            "job_id",
+            "owner",
+            "status",
+            "error",
+            "table_name",
+            "analysed_at",
+            "integration",
+            *METRIC_COLUMNS,
+        )
+    )
+    row = (
+        session.execute(
+            text(f"SELECT {columns} FROM job_summary WHERE source = :source"), {"source": source}
+        )
+        .mappings()
+        .first()
+    )
+    return dict(row) if row else None
+
+
+def step_node_rows(session: Session, source: str) -> list[dict[str, Any]]:
+    columns = ", ".join(("level", "step", "node", *METRIC_COLUMNS))
+    return _rows(
+        session.execute(
+            text(
+                f"""SELECT {columns} FROM job_step_node WHERE source = :source
+                ORDER BY level, step, node"""
+            ),
+            {"source": source},
+        )
+    )
+
+
+def timeseries_columns(session: Session, table: str) -> list[str] | None:
+    """The known columns `table` has, in contract order; None when it doesn't exist."""
+    inspector = inspect(session.connection())
+    if not inspector.has_table(table):
+        return None
+    present = {column["name"] for column in inspector.get_columns(table)}
+    return [name for name in TIMESERIES_COLUMNS if name in present]
+
+
+def _filters(step: str | None, node: str | None, alias: str = "") -> str:
+    parts = []
+    if step is not None:
+        parts.append(f"{alias}step = :step")
+    if node is not None:
+        parts.append(f"{alias}node = :node")
+    return (" WHERE " + " AND ".join(parts)) if parts else ""
+
+
+def timeseries(
+    session: Session,
+    table: str,
+    columns: Sequence[str],
+    *,
+    step: str | None,
+    node: str | None,
+    max_points: int | None,
+    row_limit: int,
+) -> list[tuple]:
+    """Rows of `table` ordered by step, node and time; with `max_points`, at most that many
+    per step and node: equal-width time buckets, combined as TIMESERIES_COLUMNS says.
+    `table` must come from job_summary.table_name and match TABLE_NAME."""
+    if not TABLE_NAME.match(table) or any(c not in TIMESERIES_COLUMNS for c in columns):
+        raise ValueError("refusing an unexpected table or column name")
+    params = {"step": step, "node": node, "n": max_points, "limit": row_limit}
+    if max_points is None:
+        sql = f"""SELECT {", ".join(f'"{c}"' for c in columns)} FROM "{table}"{_filters(step, node)}
+            ORDER BY step, node, epoch_s LIMIT :limit"""
+    else:
+        combined = ", ".join(
+            f'"{c}"'
+            if TIMESERIES_COLUMNS[c] is None
+            else f'{TIMESERIES_COLUMNS[c]}("{c}") AS "{c}"'
+            for c in columns
+        )
+        # Bucket width (e1 - e0) / n + 1 (integer division) yields at most n buckets.
+        sql = f"""
+            WITH bounds AS (
+                SELECT step, node, MIN(epoch_s) AS e0, MAX(epoch_s) AS e1
+                FROM "{table}"{_filters(step, node)} GROUP BY step, node
+            ), bucketed AS (
+                SELECT t.*, (t.epoch_s - b.e0) / ((b.e1 - b.e0) / :n + 1) AS bucket
+                FROM "{table}" t JOIN bounds b ON t.step = b.step AND t.node = b.node
+            )
+            SELECT {combined} FROM bucketed GROUP BY step, node, bucket
+            ORDER BY step, node, epoch_s LIMIT :limit"""
+    return [tuple(row) for row in session.execute(text(sql), params)]
