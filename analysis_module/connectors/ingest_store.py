@@ -1,0 +1,342 @@
+"""The ingest tables (`ingest_objects`, `ingest_events`) and job deferral, on one connection.
+
+`IngestStore.transaction()` hands out an `IngestTx`: its queries and the procrastinate defers
+run in the same PostgreSQL transaction, so an event is recorded, its object updated and its job
+queued together or not at all. Database outages surface as `TransientError`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import procrastinate
+import psycopg
+import psycopg_pool
+from procrastinate import exceptions as queue_exceptions
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+
+from analysis_module.connectors import queue
+from analysis_module.connectors.errors import TransientError
+from analysis_module.ingest.rules import ObjectState, Status
+from analysis_module.settings import AnalysisSettings
+
+log = logging.getLogger(__name__)
+
+OBJECT_COLUMNS = "bucket, key, source, owner, etag, version_id, size_bytes, status, attempts, error"
+
+
+@dataclass(frozen=True)
+class ObjectRow:
+    bucket: str
+    key: str
+    source: str
+    owner: str | None
+    etag: str | None
+    version_id: str | None
+    size_bytes: int | None
+    status: Status
+    attempts: int
+    error: str | None
+
+    @property
+    def state(self) -> ObjectState:
+        return ObjectState(self.etag, self.version_id, self.status, self.attempts)
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> ObjectRow:
+        return cls(**{**record, "status": Status(record["status"])})
+
+
+@dataclass(frozen=True)
+class Content:
+    """What we know of an object's current content."""
+
+    etag: str | None
+    version_id: str | None = None
+    size_bytes: int | None = None
+
+
+def _is_connection_problem(exc: BaseException) -> bool:
+    while exc is not None:
+        if isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError):
+            return True
+        if isinstance(exc, psycopg_pool.PoolTimeout):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+class IngestStore:
+    """Transactions on the ingest tables through a psycopg async pool shared with the queue."""
+
+    def __init__(
+        self, pool: psycopg_pool.AsyncConnectionPool, app: procrastinate.App, *, queue_name: str
+    ):
+        self.pool = pool
+        self.app = app
+        self.queue_name = queue_name
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[IngestTx]:
+        try:
+            async with self.pool.connection() as conn, conn.transaction():
+                yield IngestTx(conn, self.app, self.queue_name)
+        except (
+            psycopg.Error,
+            psycopg_pool.PoolTimeout,
+            queue_exceptions.ConnectorException,
+        ) as exc:
+            if _is_connection_problem(exc):
+                raise TransientError(f"database unreachable: {_one_line(exc)}") from exc
+            raise
+
+    async def ping(self) -> None:
+        async with self.transaction() as tx:
+            await tx.conn.execute("SELECT 1 FROM ingest_objects LIMIT 1")
+
+    async def snapshot(self, bucket: str, keys: list[str]) -> dict[str, tuple[ObjectRow, bool]]:
+        """Rows of these keys without locking them, each with whether a job is waiting/running."""
+        async with self.transaction() as tx:
+            return await tx.snapshot(bucket, keys)
+
+
+class IngestTx:
+    """Queries inside one open transaction."""
+
+    def __init__(self, conn: psycopg.AsyncConnection, app: procrastinate.App, queue_name: str):
+        self.conn = conn
+        self.app = app
+        self.queue_name = queue_name
+
+    async def _one(self, query: str, params: dict[str, Any]) -> dict[str, Any] | None:
+        async with self.conn.cursor(row_factory=dict_row) as cursor:
+            await cursor.execute(query, params)
+            return await cursor.fetchone()
+
+    async def lock_object(self, bucket: str, key: str) -> ObjectRow | None:
+        record = await self._one(
+            f"SELECT {OBJECT_COLUMNS} FROM ingest_objects"  # noqa: S608 - fixed column list
+            " WHERE bucket = %(bucket)s AND key = %(key)s FOR UPDATE",
+            {"bucket": bucket, "key": key},
+        )
+        return ObjectRow.from_record(record) if record else None
+
+    async def lock_or_create_object(
+        self, *, bucket: str, key: str, source: str, owner: str | None
+    ) -> tuple[ObjectRow, bool]:
+        """The locked row, inserted as `received` first when missing; True when inserted."""
+        record = await self._one(
+            f"""INSERT INTO ingest_objects (bucket, key, source, owner, status)
+                VALUES (%(bucket)s, %(key)s, %(source)s, %(owner)s, 'received')
+                ON CONFLICT (bucket, key) DO NOTHING
+                RETURNING {OBJECT_COLUMNS}""",  # noqa: S608 - fixed column list
+            {"bucket": bucket, "key": key, "source": source, "owner": owner},
+        )
+        if record is not None:  # the insert holds the row lock until we commit
+            return ObjectRow.from_record(record), True
+        row = await self.lock_object(bucket, key)
+        assert row is not None, "a conflicting row exists"
+        return row, False
+
+    async def failure_was_final(self, source: str, etag: str | None) -> bool:
+        """Did the analysis store a failed result for this content (a verdict on the file)?"""
+        record = await self._one(
+            "SELECT 1 AS found FROM job_summary"
+            " WHERE source = %(source)s AND source_etag = %(etag)s AND status = 'failed'",
+            {"source": source, "etag": etag},
+        )
+        return record is not None
+
+    async def log_event(
+        self,
+        *,
+        disposition: str,
+        reason: str | None,
+        payload: Any,
+        event_name: str | None = None,
+        bucket: str | None = None,
+        key: str | None = None,
+        etag: str | None = None,
+        version_id: str | None = None,
+    ) -> None:
+        await self.conn.execute(
+            """INSERT INTO ingest_events
+                   (event_name, bucket, key, etag, version_id, disposition, reason, payload)
+               VALUES (%s, %s, %s, %s, %s, %s, %s, %s)""",
+            (event_name, bucket, key, etag, version_id, disposition, reason, Jsonb(payload)),
+        )
+
+    async def queue_analysis(self, row: ObjectRow, content: Content, *, new_content: bool) -> None:
+        """Set the row `queued` for `content` and defer its job (one transaction)."""
+        await self.conn.execute(
+            """UPDATE ingest_objects SET
+                   status = 'queued', etag = %(etag)s,
+                   version_id = COALESCE(%(version_id)s, version_id),
+                   size_bytes = COALESCE(%(size)s, size_bytes),
+                   attempts = CASE WHEN %(new)s THEN 0 ELSE attempts END,
+                   error = NULL,
+                   received_at = CASE WHEN %(new)s THEN now() ELSE received_at END,
+                   queued_at = now(), started_at = NULL, finished_at = NULL, updated_at = now()
+               WHERE bucket = %(bucket)s AND key = %(key)s""",
+            {
+                "etag": content.etag,
+                "version_id": content.version_id,
+                "size": content.size_bytes,
+                "new": new_content or row.etag != content.etag,
+                "bucket": row.bucket,
+                "key": row.key,
+            },
+        )
+        await queue.defer_analysis(
+            self.app,
+            self.conn,
+            queue=self.queue_name,
+            bucket=row.bucket,
+            key=row.key,
+            etag=content.etag,
+        )
+
+    async def queue_removal(self, row: ObjectRow, *, reason: str | None = None) -> None:
+        """Set the row `removed` and defer the job that marks its results removed."""
+        await self.conn.execute(
+            """UPDATE ingest_objects SET status = 'removed', error = %(reason)s,
+                   finished_at = now(), updated_at = now()
+               WHERE bucket = %(bucket)s AND key = %(key)s""",
+            {"reason": reason, "bucket": row.bucket, "key": row.key},
+        )
+        await queue.defer_removal(
+            self.app, self.conn, queue=self.queue_name, bucket=row.bucket, key=row.key
+        )
+
+    async def mark_running(self, row: ObjectRow) -> None:
+        await self.conn.execute(
+            """UPDATE ingest_objects SET status = 'running', attempts = attempts + 1,
+                   started_at = now(), finished_at = NULL, updated_at = now()
+               WHERE bucket = %s AND key = %s""",
+            (row.bucket, row.key),
+        )
+
+    async def mark_waiting_retry(self, row: ObjectRow, reason: str) -> None:
+        await self.conn.execute(
+            """UPDATE ingest_objects SET status = 'queued', error = %s, queued_at = now(),
+                   updated_at = now()
+               WHERE bucket = %s AND key = %s""",
+            (reason, row.bucket, row.key),
+        )
+
+    async def mark_finished(
+        self, row: ObjectRow, *, status: Status, error: str | None, content: Content | None = None
+    ) -> None:
+        """`ok` or `failed`, taking the analysed content's ETag when it is given."""
+        content = content or Content(row.etag, row.version_id, row.size_bytes)
+        await self.conn.execute(
+            """UPDATE ingest_objects SET status = %(status)s, error = %(error)s,
+                   etag = %(etag)s, version_id = COALESCE(%(version_id)s, version_id),
+                   size_bytes = COALESCE(%(size)s, size_bytes),
+                   finished_at = now(), updated_at = now()
+               WHERE bucket = %(bucket)s AND key = %(key)s""",
+            {
+                "status": status.value,
+                "error": error,
+                "etag": content.etag,
+                "version_id": content.version_id,
+                "size": content.size_bytes,
+                "bucket": row.bucket,
+                "key": row.key,
+            },
+        )
+
+    async def snapshot(self, bucket: str, keys: list[str]) -> dict[str, tuple[ObjectRow, bool]]:
+        async with self.conn.cursor(row_factory=dict_row) as cursor:
+            await cursor.execute(
+                f"""SELECT {OBJECT_COLUMNS}, EXISTS (
+                        SELECT 1 FROM procrastinate_jobs j
+                        WHERE j.lock = o.source AND j.status IN ('todo', 'doing')
+                    ) AS job_alive
+                    FROM ingest_objects o
+                    WHERE bucket = %(bucket)s AND key = ANY(%(keys)s)""",  # noqa: S608
+                {"bucket": bucket, "keys": keys},
+            )
+            records = await cursor.fetchall()
+        result = {}
+        for record in records:
+            alive = record.pop("job_alive")
+            result[record["key"]] = (ObjectRow.from_record(record), alive)
+        return result
+
+    async def keys_not_in(self, bucket: str, prefix: str, seen: Iterable[str]) -> list[str]:
+        """Keys under `prefix` with live rows (not removed) that a listing did not return."""
+        async with self.conn.cursor() as cursor:
+            await cursor.execute(
+                """SELECT key FROM ingest_objects
+                   WHERE bucket = %(bucket)s AND starts_with(key, %(prefix)s)
+                     AND status <> 'removed' AND NOT (key = ANY(%(seen)s))""",
+                {"bucket": bucket, "prefix": prefix, "seen": list(seen)},
+            )
+            return [record[0] for record in await cursor.fetchall()]
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())[:300] or type(exc).__name__
+
+
+@contextlib.asynccontextmanager
+async def open_ingest_store(
+    settings: AnalysisSettings,
+    *,
+    app: procrastinate.App | None = None,
+    max_size: int = 4,
+    timeout_s: float = 30.0,
+) -> AsyncIterator[IngestStore]:
+    """A pool on the settings' database, the queue app opened on it, and the store on both."""
+    pool = psycopg_pool.AsyncConnectionPool(
+        settings.postgres_dsn(),
+        min_size=1,
+        max_size=max_size,
+        timeout=timeout_s,
+        open=False,
+        # a connection that died with the server is replaced when it is next handed out
+        check=psycopg_pool.AsyncConnectionPool.check_connection,
+        kwargs={"application_name": "benchsuite-ingest"},
+    )
+    await pool.open(wait=False)
+    app = app or queue.build_queue_app(settings)
+    await app.open_async(pool)
+    try:
+        yield IngestStore(pool, app, queue_name=settings.ingest_queue)
+    finally:
+        await app.close_async()
+        await pool.close()
+
+
+async def prepare_database(settings: AnalysisSettings) -> None:
+    """Wait for PostgreSQL (up to INGEST_DB_WAIT_S), then apply pending migrations if asked.
+
+    Every listener and worker replica may do this at once: `upgrade_database` serialises them
+    with an advisory lock.
+    """
+    import asyncio
+    import time
+
+    from analysis_module.migrate import upgrade_database
+
+    deadline = time.monotonic() + settings.ingest_db_wait_s
+    delay = 0.2
+    while True:
+        try:
+            conn = await psycopg.AsyncConnection.connect(settings.postgres_dsn(), connect_timeout=5)
+            await conn.close()
+            break
+        except psycopg.OperationalError as exc:
+            if time.monotonic() + delay > deadline:
+                raise TransientError(f"database unreachable: {_one_line(exc)}") from exc
+            log.info("waiting for PostgreSQL: %s", _one_line(exc))
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+    if settings.ingest_migrate_on_start:
+        await asyncio.to_thread(upgrade_database, settings.postgres_dsn())

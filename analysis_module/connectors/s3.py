@@ -1,0 +1,188 @@
+"""Plain S3 access to the configured bucket (MinIO, Ceph RGW, Garage, SeaweedFS or AWS).
+
+Path-style addressing and SigV4, bounded timeouts and botocore's own limited retries. Errors
+come out as `TransientError` (unreachable, timeouts, 5xx, throttling) or `TerminalError`
+(`ObjectNotFound` for a missing key or bucket, access denied, bad request).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    HTTPClientError,
+    IncompleteReadError,
+)
+from botocore.exceptions import ConnectionError as BotoConnectionError
+
+from analysis_module.connectors.errors import ObjectNotFound, TerminalError, TransientError
+from analysis_module.settings import AnalysisSettings
+
+log = logging.getLogger(__name__)
+
+CHUNK_BYTES = 1024 * 1024
+NOT_FOUND_CODES = {"404", "NoSuchKey", "NotFound", "NoSuchBucket", "NoSuchVersion"}
+TRANSIENT_CODES = {
+    "500",
+    "502",
+    "503",
+    "504",
+    "InternalError",
+    "ServiceUnavailable",
+    "SlowDown",
+    "RequestTimeout",
+    "RequestTimeTooSkewed",
+    "Throttling",
+    "XMinioServerNotInitialized",
+    "PreconditionFailed",
+    "412",  # the object changed between HEAD and GET: look again
+}
+
+
+NETWORK_ERRORS = (
+    BotoConnectionError,
+    HTTPClientError,
+    IncompleteReadError,
+    ConnectionError,
+    TimeoutError,
+)
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    key: str
+    etag: str  # without quotes
+    size: int
+    last_modified: datetime | None = None
+    version_id: str | None = None
+
+
+def _etag(value: str | None) -> str:
+    return (value or "").strip().strip('"')
+
+
+def endpoint_url(settings: AnalysisSettings) -> str | None:
+    """The server-side endpoint with a scheme (MINIO_SECURE decides when it has none)."""
+    endpoint = settings.s3_endpoint
+    if not endpoint:
+        return None
+    if "://" not in endpoint:
+        scheme = "http" if settings.minio_secure is False else "https"
+        endpoint = f"{scheme}://{endpoint}"
+    return endpoint
+
+
+class ObjectStore:
+    """The bucket MINIO_BUCKET through one boto3 client (thread-safe for these calls)."""
+
+    def __init__(self, settings: AnalysisSettings, *, bucket: str | None = None):
+        self.bucket = bucket or settings.minio_bucket
+        self._client = boto3.session.Session().client(
+            "s3",
+            endpoint_url=endpoint_url(settings),
+            aws_access_key_id=settings.minio_access_key.get_secret_value() or None,
+            aws_secret_access_key=settings.minio_secret_key.get_secret_value() or None,
+            region_name=settings.minio_region,
+            config=Config(
+                signature_version="s3v4",
+                s3={"addressing_style": "path"},
+                connect_timeout=settings.s3_connect_timeout_s,
+                read_timeout=settings.s3_read_timeout_s,
+                retries={"max_attempts": settings.s3_max_attempts, "mode": "standard"},
+            ),
+        )
+
+    def describe(self, key: str = "") -> str:
+        return f"s3://{self.bucket}/{key}"
+
+    def list_objects(self, prefix: str = "") -> Iterator[ObjectInfo]:
+        """Every object under `prefix`, page by page (1000 a request)."""
+        paginator = self._client.get_paginator("list_objects_v2")
+        pages = paginator.paginate(Bucket=self.bucket, Prefix=prefix)
+        with self._errors(self.describe(prefix)):
+            for page in pages:
+                for item in page.get("Contents", ()):
+                    yield ObjectInfo(
+                        key=item["Key"],
+                        etag=_etag(item.get("ETag")),
+                        size=int(item.get("Size", 0)),
+                        last_modified=item.get("LastModified"),
+                    )
+
+    def head(self, key: str) -> ObjectInfo:
+        with self._errors(self.describe(key)):
+            response = self._client.head_object(Bucket=self.bucket, Key=key)
+        return ObjectInfo(
+            key=key,
+            etag=_etag(response.get("ETag")),
+            size=int(response.get("ContentLength", 0)),
+            last_modified=response.get("LastModified"),
+            version_id=response.get("VersionId"),
+        )
+
+    def download(self, key: str, dest_path: Path, *, etag: str | None = None) -> str:
+        """Stream the object to `dest_path`; returns the ETag of what was written.
+
+        With `etag`, the download fails (transiently) unless the object still has that ETag,
+        so the file never mixes two uploads and always matches the ETag we report.
+        """
+        dest_path = Path(dest_path)
+        partial = dest_path.with_name(dest_path.name + ".part")
+        extra = {"IfMatch": f'"{etag}"'} if etag else {}
+        try:
+            with self._errors(self.describe(key)):
+                response = self._client.get_object(Bucket=self.bucket, Key=key, **extra)
+                with partial.open("wb") as out:
+                    for chunk in response["Body"].iter_chunks(CHUNK_BYTES):
+                        out.write(chunk)
+            os.replace(partial, dest_path)
+        finally:
+            partial.unlink(missing_ok=True)
+        return _etag(response.get("ETag"))
+
+    def _errors(self, what: str):
+        return _S3Errors(what)
+
+
+class _S3Errors:
+    """Maps boto3/botocore/urllib3 exceptions to our transient/terminal split."""
+
+    def __init__(self, what: str):
+        self.what = what
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        if exc is None:
+            return False
+        if isinstance(exc, ClientError):
+            error = exc.response.get("Error", {})
+            code = str(error.get("Code", ""))
+            status = str(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", ""))
+            message = f"{self.what}: {code or status} {error.get('Message', '')}".strip()
+            if code in NOT_FOUND_CODES or status == "404":
+                raise ObjectNotFound(f"not found: {message}") from exc
+            if code in TRANSIENT_CODES or status in TRANSIENT_CODES:
+                raise TransientError(f"S3 unavailable: {message}") from exc
+            raise TerminalError(f"S3 refused: {message}") from exc
+        reason = " ".join(str(exc).split()) or type(exc).__name__
+        if isinstance(exc, NETWORK_ERRORS) or _is_urllib3_error(exc):
+            # connection refused/reset, timeouts, a body cut short: the network, not the object
+            raise TransientError(f"S3 unreachable ({self.what}): {reason}") from exc
+        if isinstance(exc, BotoCoreError):  # no credentials, invalid parameters, ...
+            raise TerminalError(f"S3 client error ({self.what}): {reason}") from exc
+        return False
+
+
+def _is_urllib3_error(exc: BaseException) -> bool:
+    return type(exc).__module__.startswith("urllib3")

@@ -1,0 +1,1 @@
+"""Event-driven ingestion: MinIO notifications and rescans -> queued analyses."""

@@ -1,0 +1,185 @@
+"""MinIO/S3 bucket notifications -> typed records. Pure: bytes in, dataclasses out, no I/O.
+
+MinIO posts `{"EventName", "Key", "Records": [...]}` with one record per request (we accept
+any number). A record's `s3.object.key` is query-escaped (`/` as `%2F`, space as `+`), so it is
+decoded with `unquote_plus`. Every problem becomes a one-line reason, never an exception: the
+listener records it and still answers 2xx, so MinIO's persistent queue never blocks on it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+from urllib.parse import unquote_plus
+
+# Only these four create new content; `s3:ObjectCreated:*` also covers PutRetention,
+# PutLegalHold, PutTagging and DeleteTagging, which change metadata only.
+CONTENT_EVENTS = frozenset(
+    {
+        "s3:ObjectCreated:Put",
+        "s3:ObjectCreated:Post",
+        "s3:ObjectCreated:Copy",
+        "s3:ObjectCreated:CompleteMultipartUpload",
+    }
+)
+REMOVAL_PREFIX = "s3:ObjectRemoved:"
+PROFILE_SUFFIX = ".h5"
+MAX_KEY_BYTES = 1024  # S3's own limit
+
+
+class EventKind(StrEnum):
+    CREATED = "created"  # new content under the key
+    REMOVED = "removed"
+    OTHER = "other"  # metadata changes, reads, anything else
+
+
+@dataclass(frozen=True)
+class ObjectEvent:
+    """One well-formed notification record about one object."""
+
+    event_name: str
+    bucket: str
+    key: str  # decoded
+    etag: str | None  # without quotes; only create events carry it
+    version_id: str | None
+    size_bytes: int | None
+    event_time: str | None
+    record: dict[str, Any]  # the record as received, for the event log
+
+    @property
+    def kind(self) -> EventKind:
+        if self.event_name in CONTENT_EVENTS:
+            return EventKind.CREATED
+        if self.event_name.startswith(REMOVAL_PREFIX):
+            return EventKind.REMOVED
+        return EventKind.OTHER
+
+
+@dataclass(frozen=True)
+class RejectedRecord:
+    """A record (or a whole body) we cannot act on, with what we could still read of it."""
+
+    reason: str
+    event_name: str | None = None
+    bucket: str | None = None
+    key: str | None = None
+    record: Any = None
+
+
+@dataclass(frozen=True)
+class Notification:
+    """A parsed request body: its records, and the body itself when it was JSON."""
+
+    records: list[ObjectEvent | RejectedRecord]
+    body: Any  # the decoded JSON, or {"unparsed": "..."} when it was not JSON
+
+
+def normalise_etag(etag: str | None) -> str | None:
+    """S3 answers `"abc"` (quoted) where notifications say `abc`; compare without quotes."""
+    if etag is None:
+        return None
+    etag = etag.strip().strip('"')
+    return etag or None
+
+
+def is_profile_key(key: str) -> bool:
+    """Slurm HDF5 profiles are the objects we analyse; MinIO's suffix filter is `.h5` too."""
+    return key.lower().endswith(PROFILE_SUFFIX)
+
+
+def owner_of(key: str, namespace_prefix: str) -> str | None:
+    """The key's first segment when it is a user namespace (`user-7f3c2a/...`), else None."""
+    head, sep, _ = key.partition("/")
+    if sep and namespace_prefix and head.startswith(namespace_prefix) and head != namespace_prefix:
+        return head
+    return None
+
+
+def source_of(bucket: str, key: str) -> str:
+    """The analysis `source` of an object: the job_summary primary key."""
+    return f"s3://{bucket}/{key}"
+
+
+def parse_notification(body: bytes, *, max_preview_chars: int = 2000) -> Notification:
+    """Decode a webhook request body; never raises for bad input."""
+    try:
+        document = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        preview = body[:max_preview_chars].decode("utf-8", errors="replace")
+        reason = f"body is not valid JSON: {_one_line(str(exc))}"
+        return Notification([RejectedRecord(reason)], {"unparsed": preview})
+
+    if not isinstance(document, dict):
+        return Notification(
+            [RejectedRecord(f"body is a JSON {type(document).__name__}, not an object")], document
+        )
+    records = document.get("Records")
+    if not isinstance(records, list) or not records:
+        return Notification([RejectedRecord("body has no non-empty 'Records' list")], document)
+    return Notification([parse_record(record) for record in records], document)
+
+
+def parse_record(record: Any) -> ObjectEvent | RejectedRecord:
+    """One entry of `Records`, checked field by field."""
+    if not isinstance(record, dict):
+        return RejectedRecord(f"record is a JSON {type(record).__name__}, not an object")
+    event_name = record.get("eventName")
+    s3 = record.get("s3")
+    bucket = _get(s3, "bucket", "name")
+    raw_key = _get(s3, "object", "key")
+    seen = {
+        "event_name": event_name if isinstance(event_name, str) else None,
+        "bucket": bucket if isinstance(bucket, str) else None,
+        "record": record,
+    }
+    if not isinstance(event_name, str) or not event_name:
+        return RejectedRecord("record has no 'eventName'", **seen)
+    if not isinstance(bucket, str) or not bucket:
+        return RejectedRecord("record has no 's3.bucket.name'", **seen)
+    if not isinstance(raw_key, str) or not raw_key:
+        return RejectedRecord("record has no 's3.object.key'", **seen)
+    try:
+        key = unquote_plus(raw_key, errors="strict")
+    except UnicodeDecodeError:
+        return RejectedRecord("object key does not decode to UTF-8", **seen)
+    seen["key"] = key
+    if len(key.encode()) > MAX_KEY_BYTES or "\x00" in key:
+        return RejectedRecord("object key is longer than 1024 bytes or holds a NUL", **seen)
+
+    obj = s3["object"]
+    etag = obj.get("eTag")
+    version_id = obj.get("versionId")
+    size = obj.get("size")
+    if etag is not None and not isinstance(etag, str):
+        return RejectedRecord("'eTag' is not a string", **seen)
+    if version_id is not None and not isinstance(version_id, str):
+        return RejectedRecord("'versionId' is not a string", **seen)
+    if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 0):
+        return RejectedRecord("'size' is not a non-negative integer", **seen)
+    event = ObjectEvent(
+        event_name=event_name,
+        bucket=bucket,
+        key=key,
+        etag=normalise_etag(etag),
+        version_id=version_id or None,
+        size_bytes=size,
+        event_time=record.get("eventTime") if isinstance(record.get("eventTime"), str) else None,
+        record=record,
+    )
+    if event.kind is EventKind.CREATED and event.etag is None:
+        return RejectedRecord(f"{event_name} record has no 'eTag'", **seen)
+    return event
+
+
+def _get(node: Any, *path: str) -> Any:
+    for name in path:
+        if not isinstance(node, dict):
+            return None
+        node = node.get(name)
+    return node
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())

@@ -1,0 +1,157 @@
+"""The ingestion rules as pure functions: what an event, a rescan hit or a job start means.
+
+Everything here takes the current `ingest_objects` row (or None) and facts about the object and
+returns a decision; the service applies it inside one transaction that holds the row lock, so
+concurrent deliveries of one event are decided one after the other.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from analysis_module.ingest.events import EventKind, ObjectEvent, is_profile_key
+
+
+class Status(StrEnum):
+    """`ingest_objects.status`."""
+
+    RECEIVED = "received"  # seen, not yet queued (only inside the recording transaction)
+    QUEUED = "queued"  # a job will analyse the current content (also while waiting to retry)
+    RUNNING = "running"  # a worker is analysing it
+    OK = "ok"
+    FAILED = "failed"  # the file is bad, or transient failures used up every attempt
+    REMOVED = "removed"
+
+
+class Disposition(StrEnum):
+    """`ingest_events.disposition`: what became of one authentic record."""
+
+    ACCEPTED = "accepted"  # a job was queued
+    DUPLICATE = "duplicate"  # this content is already queued, running or analysed
+    IGNORED = "ignored"  # authentic but not for us (other bucket, not .h5, metadata only)
+    REJECTED = "rejected"  # malformed
+    REMOVED = "removed"  # the object's results are marked removed
+
+
+IN_FLIGHT = frozenset({Status.RECEIVED, Status.QUEUED, Status.RUNNING})
+
+
+@dataclass(frozen=True)
+class ObjectState:
+    """The columns of an `ingest_objects` row that the rules look at."""
+
+    etag: str | None
+    version_id: str | None
+    status: Status
+    attempts: int = 0
+
+
+@dataclass(frozen=True)
+class Decision:
+    disposition: Disposition
+    reason: str | None = None
+    in_flight: bool = False  # a duplicate because a job for this content is queued or running
+
+    @property
+    def enqueue(self) -> bool:
+        return self.disposition is Disposition.ACCEPTED
+
+
+def same_content(state: ObjectState, etag: str | None, version_id: str | None) -> bool:
+    """Same upload: the version id when both sides have one, else the ETag."""
+    if state.version_id and version_id:
+        return state.version_id == version_id
+    return state.etag is not None and state.etag == etag
+
+
+def classify_event(event: ObjectEvent, *, bucket: str) -> Decision | None:
+    """Events we acknowledge without touching any object; None when the event is for us."""
+    if event.bucket != bucket:
+        return Decision(Disposition.IGNORED, f"bucket {event.bucket!r} is not the watched bucket")
+    if event.kind is EventKind.OTHER:
+        return Decision(Disposition.IGNORED, f"{event.event_name} does not change content")
+    if not is_profile_key(event.key):
+        return Decision(Disposition.IGNORED, "not an .h5 object")
+    return None
+
+
+def decide_content(
+    state: ObjectState | None,
+    etag: str | None,
+    version_id: str | None,
+    *,
+    failure_was_final: bool = True,
+    job_alive: bool = True,
+) -> Decision:
+    """New content seen (event or rescan): queue an analysis, or note it as a duplicate.
+
+    `failure_was_final`: a failed row's reason is about the file itself (the analysis stored a
+    failed result for this ETag), so the same content would fail again. `job_alive`: a job for
+    the object is waiting or running (the rescan checks; the listener assumes so).
+    """
+    if state is None:
+        return Decision(Disposition.ACCEPTED, "new object")
+    if not same_content(state, etag, version_id):
+        return Decision(Disposition.ACCEPTED, "new content supersedes the previous upload")
+    if state.status is Status.REMOVED:
+        return Decision(Disposition.ACCEPTED, "object is back after a removal")
+    if state.status is Status.OK:
+        return Decision(Disposition.DUPLICATE, "already analysed")
+    if state.status is Status.FAILED:
+        if failure_was_final:
+            return Decision(Disposition.DUPLICATE, "already failed for this content")
+        return Decision(Disposition.ACCEPTED, "retrying after transient failures")
+    if not job_alive:
+        return Decision(Disposition.ACCEPTED, f"{state.status} but no job in the queue")
+    return Decision(Disposition.DUPLICATE, f"already {state.status}", in_flight=True)
+
+
+def decide_removal(state: ObjectState | None, version_id: str | None) -> Decision:
+    """A removal notification: mark the results removed unless it concerns an old version."""
+    if state is not None and state.version_id and version_id and state.version_id != version_id:
+        return Decision(Disposition.IGNORED, "removal of a version that is not the current one")
+    return Decision(Disposition.REMOVED, None)
+
+
+@dataclass(frozen=True)
+class StartDecision:
+    run: bool
+    reason: str | None = None
+    give_up: bool = False
+
+
+def decide_start(
+    state: ObjectState | None, *, job_attempt: int, max_attempts: int
+) -> StartDecision:
+    """A job is about to analyse the object: is there still something to do?
+
+    `job_attempt` counts the job's earlier runs, including ones whose worker died.
+    """
+    if state is None:
+        return StartDecision(False, "object is not known")
+    if state.status not in IN_FLIGHT:
+        return StartDecision(False, f"nothing to do: object is {state.status}")
+    if job_attempt >= max_attempts:
+        return StartDecision(False, f"gave up after {job_attempt} attempts", give_up=True)
+    return StartDecision(True)
+
+
+def finish_applies(
+    state: ObjectState | None, *, started_etag: str | None, analysed_etag: str
+) -> bool:
+    """May a finished analysis set the row's status?
+
+    Not when the object was removed meanwhile, nor when an event for other content arrived
+    while we ran (its own job, queued behind ours by the per-object lock, will write). When
+    nothing changed we may have analysed newer content than the row knew (S3 ahead of the
+    events): the row takes our ETag.
+    """
+    if state is None or state.status is Status.REMOVED:
+        return False
+    return state.etag == started_etag or state.etag == analysed_etag
+
+
+def is_final_attempt(job_attempt: int, max_attempts: int) -> bool:
+    """The run that starts after `job_attempt` earlier ones is the last one allowed."""
+    return job_attempt + 1 >= max_attempts

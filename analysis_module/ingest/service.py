@@ -1,0 +1,290 @@
+"""The ingestion service: recording notifications, running an object's analysis, removals.
+
+Each function opens its own transactions on the `IngestStore` and applies the pure rules of
+`rules.py` while holding the object's row lock. S3 and the analysis engine are reached through
+the small protocols below (the worker passes `ObjectStore` and a pool of `Runner`s), and their
+blocking calls run in threads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any, Protocol
+
+from analysis_module.connectors.errors import ObjectNotFound, TerminalError, TransientError
+from analysis_module.connectors.ingest_store import Content, IngestStore, IngestTx, ObjectRow
+from analysis_module.ingest import rules
+from analysis_module.ingest.events import (
+    EventKind,
+    Notification,
+    ObjectEvent,
+    RejectedRecord,
+    owner_of,
+    source_of,
+)
+from analysis_module.ingest.rules import Decision, Disposition, Status
+
+log = logging.getLogger(__name__)
+
+
+class Objects(Protocol):
+    """What the service needs of the object store (`connectors.s3.ObjectStore`)."""
+
+    bucket: str
+
+    def list_objects(self, prefix: str = "") -> Iterator[Any]: ...  # ObjectInfo per object
+
+    def head(self, key: str) -> Any: ...  # ObjectInfo: key, etag, size, version_id
+
+    def download(self, key: str, dest_path: Path, *, etag: str | None = None) -> str: ...
+
+
+class Analyser(Protocol):
+    """The analysis engine, awaitable (the worker wraps `runner.Runner` in threads)."""
+
+    async def analyse(
+        self, path: Path, *, source: str, owner: str | None, etag: str | None
+    ) -> Any: ...  # runner.JobOutcome: status "ok" | "failed", error
+
+    async def mark_removed(self, source: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """What became of one record of a request (the listener's answer lists them)."""
+
+    disposition: Disposition
+    key: str | None
+    reason: str | None
+
+
+@dataclass(frozen=True)
+class IngestConfig:
+    bucket: str
+    namespace_prefix: str
+    max_attempts: int
+    download_dir: Path | None = None
+
+
+# --- the listener's side -----------------------------------------------------------------------
+
+
+async def record_notification(
+    store: IngestStore, notification: Notification, config: IngestConfig
+) -> list[Recorded]:
+    """Record every record of one request and queue their jobs, all in one transaction."""
+    single = len(notification.records) == 1
+    async with store.transaction() as tx:
+        results = []
+        for record in notification.records:
+            payload = notification.body if single else _single_record_body(notification, record)
+            results.append(await _record_one(tx, record, payload, config))
+    return results
+
+
+def _single_record_body(notification: Notification, record: ObjectEvent | RejectedRecord) -> Any:
+    body = notification.body if isinstance(notification.body, dict) else {}
+    inner = record.record
+    return {"EventName": body.get("EventName"), "Key": body.get("Key"), "Records": [inner]}
+
+
+async def _record_one(
+    tx: IngestTx, record: ObjectEvent | RejectedRecord, payload: Any, config: IngestConfig
+) -> Recorded:
+    if isinstance(record, RejectedRecord):
+        await tx.log_event(
+            disposition=Disposition.REJECTED,
+            reason=record.reason,
+            payload=payload,
+            event_name=record.event_name,
+            bucket=record.bucket,
+            key=record.key,
+        )
+        return Recorded(Disposition.REJECTED, record.key, record.reason)
+
+    decision = rules.classify_event(record, bucket=config.bucket)
+    if decision is None and record.kind is EventKind.REMOVED:
+        decision = await _record_removal(tx, record, config)
+    elif decision is None:
+        content = Content(record.etag, record.version_id, record.size_bytes)
+        decision = await observe_content(tx, record.key, content, config)
+    await tx.log_event(
+        disposition=decision.disposition,
+        reason=decision.reason,
+        payload=payload,
+        event_name=record.event_name,
+        bucket=record.bucket,
+        key=record.key,
+        etag=record.etag,
+        version_id=record.version_id,
+    )
+    return Recorded(decision.disposition, record.key, decision.reason)
+
+
+async def observe_content(
+    tx: IngestTx, key: str, content: Content, config: IngestConfig, *, job_alive: bool = True
+) -> Decision:
+    """Content seen under `key` (event, rescan, a worker's HEAD): queue it unless known."""
+    row, _ = await tx.lock_or_create_object(
+        bucket=config.bucket,
+        key=key,
+        source=source_of(config.bucket, key),
+        owner=owner_of(key, config.namespace_prefix),
+    )
+    state = None if row.status is Status.RECEIVED and row.etag is None else row.state
+    final = True
+    if (
+        state is not None
+        and state.status is Status.FAILED
+        and rules.same_content(state, content.etag, content.version_id)
+    ):
+        final = await tx.failure_was_final(row.source, content.etag)
+    decision = rules.decide_content(
+        state, content.etag, content.version_id, failure_was_final=final, job_alive=job_alive
+    )
+    if decision.enqueue:
+        await tx.queue_analysis(row, content, new_content=state is None)
+    return decision
+
+
+async def _record_removal(tx: IngestTx, event: ObjectEvent, config: IngestConfig) -> Decision:
+    row, _ = await tx.lock_or_create_object(
+        bucket=config.bucket,
+        key=event.key,
+        source=source_of(config.bucket, event.key),
+        owner=owner_of(event.key, config.namespace_prefix),
+    )
+    decision = rules.decide_removal(row.state, event.version_id)
+    if decision.disposition is Disposition.REMOVED:
+        await tx.queue_removal(row)
+    return decision
+
+
+# --- the worker's side -------------------------------------------------------------------------
+
+
+@dataclass
+class WorkerDeps:
+    store: IngestStore
+    objects: Objects
+    analyser: Analyser
+    config: IngestConfig
+
+
+async def analyse_object(deps: WorkerDeps, key: str, *, job_attempt: int) -> str:
+    """Analyse the object's current content once; returns what happened, in a few words.
+
+    Raises `TransientError` when S3 or a database is unreachable (the job is retried) and
+    `TerminalError` when the file or the object cannot be analysed (it is not).
+    """
+    config = deps.config
+    async with deps.store.transaction() as tx:
+        row = await tx.lock_object(config.bucket, key)
+        start = rules.decide_start(
+            row.state if row else None, job_attempt=job_attempt, max_attempts=config.max_attempts
+        )
+        if start.give_up:
+            gave_up = _gave_up(row, start.reason)
+            await tx.mark_finished(row, status=Status.FAILED, error=gave_up)
+        elif start.run:
+            await tx.mark_running(row)
+    if start.give_up:
+        raise TerminalError(gave_up)
+    if not start.run:
+        return start.reason or "skipped"
+
+    try:
+        info = await asyncio.to_thread(deps.objects.head, key)
+        with tempfile.TemporaryDirectory(prefix="ingest-", dir=config.download_dir) as tmp:
+            path = Path(tmp) / (PurePosixPath(key).name or "object.h5")
+            etag = await asyncio.to_thread(deps.objects.download, key, path, etag=info.etag)
+            outcome = await deps.analyser.analyse(
+                path, source=row.source, owner=row.owner, etag=etag
+            )
+    except ObjectNotFound:
+        await _object_vanished(deps, row)
+        return "object no longer exists"
+    except TransientError as exc:
+        await _note_transient_failure(deps, row, str(exc), job_attempt=job_attempt)
+        raise
+    except TerminalError as exc:
+        await _finish(deps, row, Content(row.etag), Status.FAILED, str(exc))
+        raise
+    except Exception as exc:
+        await _finish(deps, row, Content(row.etag), Status.FAILED, f"internal error: {exc!r}")
+        raise
+
+    content = Content(etag, info.version_id, info.size)
+    status = Status.OK if outcome.status == "ok" else Status.FAILED
+    await _finish(deps, row, content, status, outcome.error)
+    if status is Status.FAILED:
+        raise TerminalError(outcome.error or "analysis failed")
+    return f"analysed {etag}"
+
+
+async def _finish(
+    deps: WorkerDeps, started: ObjectRow, content: Content, status: Status, error: str | None
+) -> None:
+    async with deps.store.transaction() as tx:
+        row = await tx.lock_object(started.bucket, started.key)
+        if rules.finish_applies(
+            row.state if row else None, started_etag=started.etag, analysed_etag=content.etag
+        ):
+            await tx.mark_finished(row, status=status, error=error, content=content)
+        else:
+            log.info("%s changed while it was analysed; its newer job writes", started.source)
+
+
+async def _note_transient_failure(
+    deps: WorkerDeps, started: ObjectRow, reason: str, *, job_attempt: int
+) -> None:
+    """Best effort: the database may be the thing that is down."""
+    final = rules.is_final_attempt(job_attempt, deps.config.max_attempts)
+    try:
+        async with deps.store.transaction() as tx:
+            row = await tx.lock_object(started.bucket, started.key)
+            if row is None or row.status is not Status.RUNNING or row.etag != started.etag:
+                return
+            if final:
+                error = f"gave up after {job_attempt + 1} attempts: {reason}"
+                await tx.mark_finished(row, status=Status.FAILED, error=error)
+            else:
+                await tx.mark_waiting_retry(row, reason)
+    except TransientError as exc:
+        log.warning("could not record the failure of %s: %s", started.source, exc)
+
+
+async def _object_vanished(deps: WorkerDeps, started: ObjectRow) -> None:
+    async with deps.store.transaction() as tx:
+        row = await tx.lock_object(started.bucket, started.key)
+        if row is not None and row.status is not Status.REMOVED:
+            await tx.queue_removal(row, reason="object no longer exists")
+
+
+def _gave_up(row: ObjectRow, reason: str | None) -> str:
+    return f"{reason}: {row.error}" if row.error else (reason or "gave up")
+
+
+async def apply_removal(deps: WorkerDeps, key: str) -> str:
+    """The object was removed: mark its results removed, unless it is back in the bucket."""
+    config = deps.config
+    async with deps.store.transaction() as tx:
+        row = await tx.lock_object(config.bucket, key)
+    if row is None or row.status is not Status.REMOVED:
+        return "object is not removed any more"
+    try:
+        info = await asyncio.to_thread(deps.objects.head, key)
+    except ObjectNotFound:
+        await deps.analyser.mark_removed(row.source)
+        return "results marked removed"
+    # Notifications are not ordered: the object was uploaded again after this removal.
+    async with deps.store.transaction() as tx:
+        decision = await observe_content(
+            tx, key, Content(info.etag, info.version_id, info.size), config
+        )
+    return f"object exists again: {decision.reason}"

@@ -1,0 +1,74 @@
+"""The queue's tasks: thin wrappers that take ids and call the service.
+
+Resources (the store, S3, the analysis engine) are built once per worker process and reach the
+tasks through procrastinate's job context (`additional_context["ingest"]`), never through
+module globals. Task names are `ingest:analyse_object`, `ingest:apply_removal` and
+`ingest:rescan_bucket` (see `connectors.queue`).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from procrastinate import Blueprint, JobContext
+
+from analysis_module.connectors import queue
+from analysis_module.ingest import rescan, service
+from analysis_module.settings import AnalysisSettings
+
+log = logging.getLogger(__name__)
+
+CONTEXT_KEY = "ingest"
+
+
+def _deps(context: JobContext) -> service.WorkerDeps:
+    return context.additional_context[CONTEXT_KEY]
+
+
+def ingest_blueprint(settings: AnalysisSettings) -> Blueprint:
+    """The tasks, with the retry policy and the rescan schedule of these settings."""
+    blueprint = Blueprint()
+    retry = queue.retry_strategy(settings)
+
+    @blueprint.task(name="analyse_object", pass_context=True, retry=retry)
+    async def analyse_object(
+        context: JobContext, bucket: str, key: str, etag: str | None = None
+    ) -> str:
+        """Analyse the object's current content (`etag` is what the event announced)."""
+        deps = _deps(context)
+        if bucket != deps.config.bucket:
+            return f"bucket {bucket!r} is not watched any more"
+        result = await service.analyse_object(deps, key, job_attempt=context.job.attempts)
+        log.info("%s: %s", queue.object_lock(bucket, key), result)
+        return result
+
+    @blueprint.task(name="apply_removal", pass_context=True, retry=retry)
+    async def apply_removal(context: JobContext, bucket: str, key: str) -> str:
+        deps = _deps(context)
+        if bucket != deps.config.bucket:
+            return f"bucket {bucket!r} is not watched any more"
+        result = await service.apply_removal(deps, key)
+        log.info("%s: %s", queue.object_lock(bucket, key), result)
+        return result
+
+    @blueprint.task(
+        name="rescan_bucket",
+        pass_context=True,
+        queue=settings.ingest_queue,
+        queueing_lock=queue.RESCAN_QUEUEING_LOCK,
+    )
+    async def rescan_bucket(context: JobContext, timestamp: int) -> dict[str, int]:
+        deps = _deps(context)
+        report = await rescan.rescan_bucket(
+            deps.store, deps.objects, deps.config, prefix=settings.minio_prefix
+        )
+        log.info("rescan of %s: %s", deps.config.bucket, report)
+        return {
+            "listed": report.listed,
+            "enqueued": report.enqueued,
+            "removed": report.removed,
+        }
+
+    if settings.ingest_rescan_cron:
+        blueprint.periodic(cron=settings.ingest_rescan_cron, periodic_id="rescan")(rescan_bucket)
+    return blueprint

@@ -1,0 +1,224 @@
+"""MinIO's webhook target: records bucket notifications and queues their analyses.
+
+    uvicorn analysis_module.minio_listener:app --host 0.0.0.0 --port 8001
+
+`POST /minio-event` (alias `POST /minio`) takes MinIO's notification body. The token of
+MINIO_WEBHOOK_AUTH_TOKEN is required as MinIO sends it (`Authorization: Bearer <token>`); a
+missing or wrong one gets 401 and nothing is recorded. Every authentic request is written to
+`ingest_events`, and any analysis queued, in one PostgreSQL transaction before the answer:
+2xx means recorded (also for events we ignore or reject as malformed, so MinIO's persistent
+queue never blocks on them); 503 means the database could not record it, and MinIO retries.
+`GET /healthz` (process alive), `GET /readyz` (database reachable), `GET /metrics`.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, FastAPI, HTTPException, Request, status
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
+
+from analysis_module.connectors.errors import TransientError
+from analysis_module.connectors.ingest_store import (
+    IngestStore,
+    open_ingest_store,
+    prepare_database,
+)
+from analysis_module.ingest import service
+from analysis_module.ingest.events import Notification, RejectedRecord, parse_notification
+from analysis_module.ingest.log_config import configure_logging
+from analysis_module.ingest.rescan import config_from
+from analysis_module.settings import PLACEHOLDER_SECRETS, AnalysisSettings
+
+log = logging.getLogger("analysis_module.minio_listener")
+
+MAX_BODY_BYTES = 1024 * 1024  # MinIO sends one record (~2 KiB) per request
+RETRY_AFTER_S = "3"  # MinIO's own retry interval
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "ingest_webhook_requests",
+            "Webhook requests by outcome",
+            ["outcome"],
+            registry=self.registry,
+        )
+        self.records = Counter(
+            "ingest_webhook_records",
+            "Recorded notification records by disposition",
+            ["disposition"],
+            registry=self.registry,
+        )
+        self.record_seconds = Histogram(
+            "ingest_webhook_record_seconds",
+            "Time to record a request durably",
+            registry=self.registry,
+            buckets=(0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+        )
+
+
+@dataclass
+class Listener:
+    settings: AnalysisSettings
+    store: IngestStore
+    config: service.IngestConfig
+    expected_authorization: str | None  # None: no token configured (development only)
+    metrics: Metrics
+
+
+def expected_authorization(token: str) -> str | None:
+    """The header MinIO sends for its `auth_token`: one word as `Bearer T`, two verbatim."""
+    token = token.strip()
+    if not token:
+        return None
+    return token if " " in token else f"Bearer {token}"
+
+
+def check_webhook_token(settings: AnalysisSettings) -> None:
+    """Outside development the listener refuses to start without a real token."""
+    token = settings.minio_webhook_auth_token.get_secret_value().strip()
+    if settings.app_env != "development" and token.lower() in PLACEHOLDER_SECRETS:
+        raise RuntimeError(
+            "refusing to start: MINIO_WEBHOOK_AUTH_TOKEN is empty or a placeholder "
+            f"(APP_ENV={settings.app_env})"
+        )
+
+
+async def get_listener(request: Request) -> Listener:
+    return request.app.state.listener
+
+
+ListenerDep = Annotated[Listener, Depends(get_listener)]
+
+
+async def require_token(request: Request, listener: ListenerDep) -> None:
+    expected = listener.expected_authorization
+    if expected is None:
+        return
+    provided = request.headers.get("authorization", "")
+    if not hmac.compare_digest(provided.encode(), expected.encode()):
+        listener.metrics.requests.labels("unauthorized").inc()
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            detail="missing or wrong webhook token",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+
+
+Authenticated = Depends(require_token)
+
+
+async def receive_event(request: Request, listener: ListenerDep) -> JSONResponse:
+    body = await request.body()
+    if len(body) > MAX_BODY_BYTES:
+        preview = body[:2000].decode("utf-8", errors="replace")
+        reason = f"body of {len(body)} bytes is larger than {MAX_BODY_BYTES}"
+        notification = Notification([RejectedRecord(reason)], {"unparsed": preview})
+    else:
+        notification = parse_notification(body)
+    started = time.perf_counter()
+    try:
+        recorded = await service.record_notification(listener.store, notification, listener.config)
+    except TransientError as exc:
+        listener.metrics.requests.labels("unavailable").inc()
+        log.warning("event not recorded, MinIO will retry: %s", exc)
+        return JSONResponse(
+            {"detail": "could not record the event; retry"},
+            status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+            headers={"Retry-After": RETRY_AFTER_S},
+        )
+    listener.metrics.record_seconds.observe(time.perf_counter() - started)
+    listener.metrics.requests.labels("recorded").inc()
+    for item in recorded:
+        listener.metrics.records.labels(item.disposition.value).inc()
+    return JSONResponse(
+        {
+            "recorded": [
+                {"disposition": item.disposition.value, "key": item.key, "reason": item.reason}
+                for item in recorded
+            ]
+        }
+    )
+
+
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+async def readyz(listener: ListenerDep) -> JSONResponse:
+    try:
+        await listener.store.ping()
+    except TransientError as exc:
+        return JSONResponse({"status": "unavailable", "detail": str(exc)}, status_code=503)
+    return JSONResponse({"status": "ready"})
+
+
+async def metrics(listener: ListenerDep) -> Response:
+    return Response(generate_latest(listener.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+def create_app(settings: AnalysisSettings | None = None) -> FastAPI:
+    """The ASGI app; settings, the database and the pool are set up when it starts."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        current = settings or AnalysisSettings()
+        configure_logging(current)
+        check_webhook_token(current)
+        if not current.use_postgres:
+            raise RuntimeError("the listener records events in PostgreSQL: set POSTGRES_HOST")
+        expected = expected_authorization(current.minio_webhook_auth_token.get_secret_value())
+        if expected is None:
+            log.warning("MINIO_WEBHOOK_AUTH_TOKEN is not set: accepting unauthenticated events")
+        await prepare_database(current)
+        async with open_ingest_store(
+            current,
+            max_size=current.listener_db_pool_size,
+            timeout_s=current.listener_db_timeout_s,
+        ) as store:
+            app.state.listener = Listener(
+                settings=current,
+                store=store,
+                config=config_from(current),
+                expected_authorization=expected,
+                metrics=Metrics(),
+            )
+            log.info("listening for events of bucket %s", current.minio_bucket)
+            yield
+
+    app = FastAPI(
+        title="Benchmarking suite: MinIO event listener",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+    )
+    for path in ("/minio-event", "/minio"):
+        app.add_api_route(
+            path,
+            receive_event,
+            methods=["POST"],
+            dependencies=[Authenticated],
+            summary="Record a MinIO bucket notification and queue its analysis",
+        )
+    app.add_api_route("/healthz", healthz, methods=["GET"])
+    app.add_api_route("/readyz", readyz, methods=["GET"])
+    app.add_api_route("/metrics", metrics, methods=["GET"])
+    return app
+
+
+app = create_app()
