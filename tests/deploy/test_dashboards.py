@@ -1,0 +1,288 @@
+"""Every Grafana panel and variable query, run against PostgreSQL filled by the real pipeline.
+
+The sample profiles go through `analysis_module.runner` (as the workers run it) into a fresh,
+migrated database, for two users plus one profile that can't be analysed. The queries then
+run the way Grafana sends them (variables interpolated, macros expanded: `grafana_sql`) as a
+role that has only the grants of deploy/grafana/grafana-reader.sql.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import psycopg
+import pytest
+import yaml
+
+from tests.conftest import EXAMPLES, apply_migrations
+from tests.deploy import grafana_sql
+from tests.deploy.manifests import ROOT
+from tests.support import postgres
+
+GRAFANA = ROOT / "deploy" / "grafana"
+DASHBOARDS = {
+    path.stem: json.loads(path.read_text()) for path in (GRAFANA / "dashboards").glob("*.json")
+}
+DATASOURCE = yaml.safe_load((GRAFANA / "provisioning/datasources/benchsuite.yaml").read_text())[
+    "datasources"
+][0]
+NUMBER = (int, float, Decimal)
+OWNERS = ("user-abc123", "user-def456")
+
+
+@dataclass
+class Results:
+    db: postgres.PgDatabase
+    reader: str
+    connection: psycopg.Connection
+
+    def query(self, sql: str) -> tuple[list[str], list[tuple]]:
+        with self.connection.cursor() as cursor:
+            cursor.execute(sql)
+            return [column.name for column in cursor.description], cursor.fetchall()
+
+
+def _analyse_samples(db: postgres.PgDatabase, tmp: Path) -> list:
+    from analysis_module.runner import FactorOptions, build_runner
+    from analysis_module.settings import AnalysisSettings
+
+    env = {"POSTGRES_HOST": db.host, "POSTGRES_PORT": db.port, "POSTGRES_USER": db.user}
+    env |= {"POSTGRES_DB": db.dbname, "POSTGRES_PASSWORD": db.password}
+    runner = build_runner(
+        AnalysisSettings(**env),
+        factor_options=FactorOptions(flat_price_eur_per_kwh=0.3, carbon_g_per_kwh=350),
+    )
+    broken = tmp / "truncated.h5"
+    broken.write_bytes((EXAMPLES / "job_4.h5").read_bytes()[:4096])
+    jobs = [(path, OWNERS[0]) for path in sorted(EXAMPLES.glob("**/*.h5"))]
+    jobs += [(EXAMPLES / "job_4.h5", OWNERS[1]), (broken, OWNERS[1])]
+    try:
+        return [
+            runner.analyse_file(path, source=f"s3://benchmarks/{owner}/{path.name}", owner=owner)
+            for path, owner in jobs
+        ]
+    finally:
+        runner.close()
+
+
+def _apply_reader_grants(db: postgres.PgDatabase, reader: str) -> None:
+    """The operator's step from docs/operations.md, as written there (psql)."""
+    psql = shutil.which("psql")
+    if psql is None:
+        pytest.skip("psql is not installed (it comes with the PostgreSQL the tests use)")
+    subprocess.run(
+        [
+            psql,
+            "--no-psqlrc",
+            "--quiet",
+            f"--set=reader={reader}",
+            f"--file={GRAFANA / 'grafana-reader.sql'}",
+            db.dsn,
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PGPASSWORD": db.password},
+    )
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory):
+    db = postgres.create_database("bs_grafana")
+    reader = f"grafana_reader_{uuid.uuid4().hex[:8]}"
+    try:
+        apply_migrations(db)
+        outcomes = _analyse_samples(db, tmp_path_factory.mktemp("profiles"))
+        assert [o.status for o in outcomes].count("failed") == 1, outcomes
+        with db.connect() as conn:
+            conn.execute(f'CREATE ROLE "{reader}" NOLOGIN')
+        _apply_reader_grants(db, reader)
+        with db.connect() as conn:
+            conn.execute(f'SET ROLE "{reader}"')
+            yield Results(db, reader, conn)
+    finally:
+        postgres.drop_database(db)
+        with postgres.server().connect() as conn:
+            conn.execute(f'DROP ROLE IF EXISTS "{reader}"')
+
+
+def _targets(dashboard: dict):
+    for panel in dashboard["panels"]:
+        for target in panel.get("targets", []):
+            yield panel, target
+
+
+def _variables(dashboard: dict) -> dict[str, dict]:
+    return {v["name"]: v for v in dashboard["templating"]["list"]}
+
+
+def _render(sql: str, dashboard: dict, values: dict, interval: str, span) -> str:
+    formatted = {
+        name: grafana_sql.sql_value(values[name], var["multi"] or var["includeAll"])
+        for name, var in _variables(dashboard).items()
+        if name in values
+    }
+    return grafana_sql.render(sql, variables=formatted, interval=interval, time_range=span)
+
+
+def _check_shape(panel: dict, target: dict, columns: list[str], rows: list[tuple]) -> None:
+    title = panel["title"]
+    assert rows, f"{title}: no rows"
+    assert len(set(columns)) == len(columns) and "?column?" not in columns, f"{title}: {columns}"
+    if target["format"] == "time_series":
+        assert columns[0] == "time", title
+        for row in rows:
+            assert isinstance(row[0], (*NUMBER, datetime)), f"{title}: time {row[0]!r}"
+            for name, value in zip(columns[1:], row[1:], strict=True):
+                if name == "metric":
+                    assert isinstance(value, str), f"{title}: metric {value!r}"
+                else:
+                    assert value is None or isinstance(value, NUMBER), f"{title}: {name}={value!r}"
+    if panel["type"] == "stat":
+        for row in rows:
+            assert all(v is None or isinstance(v, NUMBER) for v in row), f"{title}: {row}"
+    # Units, hidden columns and links refer to columns by name: each must exist.
+    named = [o["matcher"]["options"] for o in panel["fieldConfig"]["overrides"]]
+    for transformation in panel.get("transformations", []):
+        named += list(transformation["options"].get("excludeByName", {}))
+    links = json.dumps(panel["fieldConfig"])
+    named += re.findall(r"__data\.fields\.(\w+)", links)
+    assert set(named) <= set(columns), f"{title}: {set(named) - set(columns)} not returned"
+
+
+def _has_values(columns: list[str], rows: list[tuple]) -> bool:
+    numeric = [i for i, name in enumerate(columns) if name not in ("time", "metric")]
+    return any(row[i] is not None for row in rows for i in numeric)
+
+
+def test_dashboards_use_the_provisioned_data_source():
+    assert set(DASHBOARDS) == {"jobs-overview", "job-detail"}
+    assert len({d["uid"] for d in DASHBOARDS.values()}) == 2
+    for dashboard in DASHBOARDS.values():
+        sources = [p["datasource"] for p in dashboard["panels"]]
+        sources += [t["datasource"] for _, t in _targets(dashboard)]
+        sources += [v["datasource"] for v in dashboard["templating"]["list"]]
+        for source in sources:
+            assert source == {"type": DATASOURCE["type"], "uid": DATASOURCE["uid"]}
+        for panel, target in _targets(dashboard):
+            assert target["rawQuery"] and target["editorMode"] == "code", panel["title"]
+            assert target["format"] in ("time_series", "table"), panel["title"]
+            used = set(re.findall(r"\$(\w+)", target["rawSql"])) - {"__interval"}
+            used = {name for name in used if not name.startswith("__")}
+            assert used <= set(_variables(dashboard)), panel["title"]
+
+
+def test_macros_expand_as_grafana_does():
+    span = grafana_sql.TimeRange(datetime(2026, 1, 1, 0, 0), datetime(2026, 1, 2, 0, 0, 30))
+    sql = "SELECT $__timeGroupAlias(time, $__interval), x FROM t WHERE $__timeFilter(time)"
+    assert grafana_sql.render(sql, variables={}, interval="1h", time_range=span) == (
+        'SELECT floor(extract(epoch from time)/3600)*3600 AS "time", x FROM t '
+        "WHERE time BETWEEN '2026-01-01T00:00:00Z' AND '2026-01-02T00:00:30Z'"
+    )
+    assert grafana_sql.sql_value(["a", "o'b"], multi=True) == "'a','o''b'"
+
+
+def _overview_span(results: Results) -> grafana_sql.TimeRange:
+    _, rows = results.query("SELECT min(start_time), max(end_time) FROM job_summary")
+    start, end = rows[0]
+    return grafana_sql.TimeRange(start - timedelta(days=1), end + timedelta(days=1))
+
+
+def test_owner_variable_lists_every_user(results):
+    dashboard = DASHBOARDS["jobs-overview"]
+    _columns, rows = results.query(_variables(dashboard)["owner"]["query"])
+    owners = [row[0] for row in rows]
+    assert owners == sorted(owners) and set(OWNERS) <= set(owners)
+
+
+@pytest.mark.parametrize("interval", ["1h", "1d"])
+def test_overview_panels_return_rows(results, interval):
+    dashboard = DASHBOARDS["jobs-overview"]
+    span = _overview_span(results)
+    for panel, target in _targets(dashboard):
+        sql = _render(target["rawSql"], dashboard, {"owner": list(OWNERS)}, interval, span)
+        columns, rows = results.query(sql)
+        _check_shape(panel, target, columns, rows)
+        if panel["title"] != "Failed analyses":
+            assert _has_values(columns, rows), panel["title"]
+
+
+def test_overview_follows_the_user_selection(results):
+    dashboard = DASHBOARDS["jobs-overview"]
+    _panel, target = next((p, t) for p, t in _targets(dashboard) if p["title"] == "Jobs")
+    sql = _render(
+        target["rawSql"], dashboard, {"owner": [OWNERS[1]]}, "1h", _overview_span(results)
+    )
+    columns, rows = results.query(sql)
+    assert {row[columns.index("user")] for row in rows} == {OWNERS[1]}
+    assert len(rows) == 1  # the truncated upload failed and is not a job
+
+
+def test_job_detail_panels_return_rows_for_every_job(results):
+    dashboard = DASHBOARDS["job-detail"]
+    variables = _variables(dashboard)
+    values = {"owner": list(OWNERS)}
+    columns, jobs = results.query(_render(variables["job"]["query"], dashboard, values, "1s", None))
+    assert columns == ["__value", "__text"]
+    assert len(jobs) == 8  # 7 sample profiles of one user, one of the other
+    with_values: dict[str, bool] = {}
+    for table_name, _text in jobs:
+        values["job"] = table_name
+        for name in ("node", "step"):
+            _, rows = results.query(
+                _render(variables[name]["query"], dashboard, values, "1s", None)
+            )
+            values[name] = [row[0] for row in rows]
+            assert values[name], f"{table_name}: no {name}"
+        _, bounds = results.query(
+            f"SELECT start_time, end_time FROM job_summary WHERE table_name = '{table_name}'"
+        )
+        start, end = bounds[0]
+        # The range the overview's link opens: the job, a minute either side.
+        span = grafana_sql.TimeRange(start - timedelta(minutes=1), end + timedelta(minutes=1))
+        for panel, target in _targets(dashboard):
+            sql = _render(target["rawSql"], dashboard, values, "1s", span)
+            columns, rows = results.query(sql)
+            _check_shape(panel, target, columns, rows)
+            with_values[panel["title"]] = with_values.get(panel["title"], False) or _has_values(
+                columns, rows
+            )
+    assert all(with_values.values()), [title for title, seen in with_values.items() if not seen]
+
+
+def test_reader_sees_the_results_and_nothing_else(results):
+    for table in ("job_summary", "job_step_node", "job_5"):
+        results.query(f"SELECT 1 FROM {table} LIMIT 1")
+    for table in ("api_users", "ingest_events", "procrastinate_jobs"):
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            results.query(f"SELECT 1 FROM {table} LIMIT 1")
+
+
+def test_reader_reads_job_tables_created_after_the_grants(results, tmp_path):
+    """Default privileges: a worker's next job table is readable without re-running the SQL."""
+    from analysis_module.runner import build_runner
+    from analysis_module.settings import AnalysisSettings
+
+    db = results.db
+    env = {"POSTGRES_HOST": db.host, "POSTGRES_PORT": db.port, "POSTGRES_USER": db.user}
+    env |= {"POSTGRES_DB": db.dbname, "POSTGRES_PASSWORD": db.password}
+    runner = build_runner(AnalysisSettings(**env))
+    try:
+        outcome = runner.analyse_file(
+            EXAMPLES / "job_5.h5", source="s3://benchmarks/user-0f0f0f/late.h5", owner="user-0f0f0f"
+        )
+    finally:
+        runner.close()
+    assert outcome.status == "ok"
+    _, rows = results.query(f'SELECT count(*) FROM "{outcome.table_name}"')
+    assert rows[0][0] > 0
