@@ -185,7 +185,9 @@ class AuthService:
             if now - row.used_at > grace:
                 # Two parties hold the same token: one of them stole it. End the family.
                 self._revoke(user, "refresh_token_reuse", session_id=family.id)
-                self._event("refresh_token_reuse", user, level=logging.WARNING, session=family.id)
+                self._event(
+                    "refresh_token_reuse", user, level=logging.WARNING, session_id=family.id
+                )
                 raise Unauthorized(
                     "refresh token was already used; the session has been revoked",
                     code="invalid_grant",
