@@ -66,6 +66,12 @@ class RunnerPool:
             self._idle.append(runner)
             return result
 
+    async def warm_up(self) -> None:
+        """Build the first runner now, so the first job does not wait for it."""
+        async with self._slots:
+            if not self._idle:
+                self._idle.append(await asyncio.to_thread(build_runner, self.settings))
+
     async def analyse(self, path: Path, *, source: str, owner: str | None, etag: str | None):
         return await self._call("analyse_file", path, source=source, owner=owner, etag=etag)
 
@@ -85,11 +91,25 @@ def _close_quietly(runner: Runner) -> None:
 
 
 async def recover_stalled_jobs(app, settings: AnalysisSettings) -> None:
-    """Every WORKER_STALLED_CHECK_S: queue again the jobs of workers without a heartbeat."""
+    """Every WORKER_STALLED_CHECK_S: queue again the jobs of workers without a heartbeat.
+
+    A heartbeat is only meaningful once every worker could send one: after this process's own
+    database access failed or hung (an outage hits all workers' heartbeats alike), it waits
+    WORKER_STALLED_AFTER_S of good connection before judging anyone, so the jobs of live
+    workers are not taken from them.
+    """
+    loop = asyncio.get_running_loop()
+    healthy_since = loop.time()
     while True:
+        started = loop.time()
         try:
-            await queue.retry_stalled_jobs(app, stalled_after_s=settings.worker_stalled_after_s)
+            await app.check_connection_async()
+            if loop.time() - started > settings.worker_stalled_check_s:
+                healthy_since = loop.time()  # the query hung: the database was away
+            elif loop.time() - healthy_since >= settings.worker_stalled_after_s:
+                await queue.retry_stalled_jobs(app, stalled_after_s=settings.worker_stalled_after_s)
         except Exception as exc:  # noqa: BLE001 - the database may be restarting: next round
+            healthy_since = loop.time()
             log.warning("could not look for stalled jobs: %s", exc)
         await asyncio.sleep(settings.worker_stalled_check_s)
 
@@ -154,6 +174,10 @@ async def run(settings: AnalysisSettings) -> None:
         "analyser": runners,
         "config": config_from(settings),
     }
+    try:
+        await runners.warm_up()
+    except TransientError as exc:
+        log.warning("analysis runner not ready yet: %s", exc)
     app = queue.build_queue_app(settings, blueprint=ingest_blueprint(settings))
     name = f"{socket.gethostname()}-{os.getpid()}"
     delay = 1.0

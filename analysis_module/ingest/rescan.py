@@ -90,6 +90,7 @@ async def _rescan_batch(store: IngestStore, profiles: list, config: IngestConfig
         candidates.append((info, job_alive))
     if not candidates:
         return
+    candidates.sort(key=lambda item: item[0].key)  # one lock order for every transaction
     async with store.transaction() as tx:
         for info, job_alive in candidates:
             content = Content(info.etag, None, info.size)

@@ -138,16 +138,16 @@ def decide_start(
 
 
 def finish_applies(
-    state: ObjectState | None, *, started_etag: str | None, analysed_etag: str
+    state: ObjectState | None, *, attempt: int, started_etag: str | None, analysed_etag: str
 ) -> bool:
-    """May a finished analysis set the row's status?
+    """May a finished analysis (attempt number `attempt`) set the row's status?
 
-    Not when the object was removed meanwhile, nor when an event for other content arrived
-    while we ran (its own job, queued behind ours by the per-object lock, will write). When
-    nothing changed we may have analysed newer content than the row knew (S3 ahead of the
-    events): the row takes our ETag.
+    Not when the object was removed meanwhile, nor when a later attempt started (this one was
+    taken for dead), nor when an event for other content arrived while we ran (its own job,
+    queued behind ours by the per-object lock, will write). When nothing changed we may have
+    analysed newer content than the row knew (S3 ahead of the events): the row takes our ETag.
     """
-    if state is None or state.status is Status.REMOVED:
+    if state is None or state.status is Status.REMOVED or state.attempts != attempt:
         return False
     return state.etag == started_etag or state.etag == analysed_etag
 

@@ -12,7 +12,7 @@ import asyncio
 import logging
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 from typing import Any, Protocol
 
@@ -193,6 +193,7 @@ async def analyse_object(deps: WorkerDeps, key: str, *, job_attempt: int) -> str
             await tx.mark_finished(row, status=Status.FAILED, error=gave_up)
         elif start.run:
             await tx.mark_running(row)
+            row = replace(row, status=Status.RUNNING, attempts=row.attempts + 1)
     if start.give_up:
         raise TerminalError(gave_up)
     if not start.run:
@@ -233,11 +234,14 @@ async def _finish(
     async with deps.store.transaction() as tx:
         row = await tx.lock_object(started.bucket, started.key)
         if rules.finish_applies(
-            row.state if row else None, started_etag=started.etag, analysed_etag=content.etag
+            row.state if row else None,
+            attempt=started.attempts,
+            started_etag=started.etag,
+            analysed_etag=content.etag,
         ):
             await tx.mark_finished(row, status=status, error=error, content=content)
         else:
-            log.info("%s changed while it was analysed; its newer job writes", started.source)
+            log.info("%s changed while it was analysed; a newer job writes", started.source)
 
 
 async def _note_transient_failure(
@@ -248,8 +252,8 @@ async def _note_transient_failure(
     try:
         async with deps.store.transaction() as tx:
             row = await tx.lock_object(started.bucket, started.key)
-            if row is None or row.status is not Status.RUNNING or row.etag != started.etag:
-                return
+            if row is None or row.state != started.state:
+                return  # removed, superseded or taken over by a later attempt meanwhile
             if final:
                 error = f"gave up after {job_attempt + 1} attempts: {reason}"
                 await tx.mark_finished(row, status=Status.FAILED, error=error)

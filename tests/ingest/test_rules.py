@@ -74,12 +74,20 @@ def test_job_runs_only_for_content_in_flight():
 
 
 def test_finish_writes_unless_removed_or_superseded_meanwhile():
-    assert finish_applies(state(Status.RUNNING, "e1"), started_etag="e1", analysed_etag="e1")
+    running = ObjectState("e1", None, Status.RUNNING, attempts=1)
+    assert finish_applies(running, attempt=1, started_etag="e1", analysed_etag="e1")
     # S3 had newer content than the events said: we analysed it, the row takes it
-    assert finish_applies(state(Status.RUNNING, "e1"), started_etag="e1", analysed_etag="e2")
+    assert finish_applies(running, attempt=1, started_etag="e1", analysed_etag="e2")
     # an event for e3 arrived while we analysed e1: its own job writes
-    assert not finish_applies(state(Status.QUEUED, "e3"), started_etag="e1", analysed_etag="e1")
-    assert not finish_applies(state(Status.REMOVED, "e1"), started_etag="e1", analysed_etag="e1")
+    newer = ObjectState("e3", None, Status.QUEUED, attempts=0)
+    assert not finish_applies(newer, attempt=1, started_etag="e1", analysed_etag="e1")
+    removed = ObjectState("e1", None, Status.REMOVED, attempts=1)
+    assert not finish_applies(removed, attempt=1, started_etag="e1", analysed_etag="e1")
+
+
+def test_finish_of_an_attempt_taken_for_dead_does_not_write():
+    retried = ObjectState("e1", None, Status.RUNNING, attempts=2)
+    assert not finish_applies(retried, attempt=1, started_etag="e1", analysed_etag="e1")
 
 
 def test_final_attempt():

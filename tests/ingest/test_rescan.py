@@ -1,0 +1,110 @@
+"""The rescan: uploads whose notifications never arrived, objects deleted silently, and the
+workers' periodic run."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import uuid
+
+import pytest
+
+from analysis_module.ingest.rescan import rescan
+from analysis_module.settings import AnalysisSettings
+from tests.ingest.conftest import running, service_env, worker_process
+from tests.ingest.support import (
+    events_of,
+    jobs_of,
+    object_row,
+    profile_bytes,
+    summary_row,
+    upload,
+    wait_until,
+)
+from tests.support.servers import ROOT
+
+
+def settings_for(env: dict[str, str], monkeypatch) -> AnalysisSettings:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return AnalysisSettings()
+
+
+def all_ok(db, bucket: str, keys: list[str]):
+    def check():
+        rows = [object_row(db, bucket, key) for key in keys]
+        return rows if all(row and row["status"] == "ok" for row in rows) else None
+
+    return check
+
+
+def test_rescan_processes_uploads_made_while_the_listener_was_down(
+    ingest_db, s3_endpoint, s3_bucket, monkeypatch
+):
+    s3 = s3_endpoint.client()
+    env = service_env(ingest_db, s3_endpoint, s3_bucket)
+    folder = uuid.uuid4().hex[:8]
+    keys = [f"user-7f3c2a/{folder}/run {n}/job_4.h5" for n in range(5)]
+    for key in keys:
+        upload(s3, s3_bucket, key, profile_bytes("job_4.h5"))
+    upload(s3, s3_bucket, f"user-7f3c2a/{folder}/notes.txt", b"not a profile")
+
+    report = rescan(settings_for(env, monkeypatch))
+    assert (report.listed, report.profiles, report.enqueued) == (6, 5, 5)
+    assert sorted(report.enqueued_keys) == sorted(keys)
+    assert events_of(ingest_db, s3_bucket, keys[0]) == ["accepted"]
+
+    # a second rescan before any worker ran: they are queued already
+    again = rescan(settings_for(env, monkeypatch))
+    assert (again.enqueued, again.in_progress) == (0, 5)
+
+    with running(worker_process(env)):
+        rows = wait_until(all_ok(ingest_db, s3_bucket, keys), what="all five analysed")
+    for row in rows:
+        assert summary_row(ingest_db, row["source"])["status"] == "ok"
+        assert len(jobs_of(ingest_db, row["source"])) == 1
+
+    # the batch CLI's --rescan: nothing left to do
+    done = subprocess.run(
+        [sys.executable, "analysis_module/duckdb_analysis.py", "--rescan"],
+        cwd=ROOT,
+        env={**env, "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    final = rescan(settings_for(env, monkeypatch))
+    assert (final.enqueued, final.up_to_date) == (0, 5)
+
+
+def test_rescan_marks_objects_deleted_without_notification_removed(
+    ingest_db, s3_endpoint, s3_bucket, monkeypatch
+):
+    s3 = s3_endpoint.client()
+    env = service_env(ingest_db, s3_endpoint, s3_bucket)
+    key = f"user-7f3c2a/{uuid.uuid4().hex[:8]}/job_4.h5"
+    upload(s3, s3_bucket, key, profile_bytes("job_4.h5"))
+    with running(worker_process(env)):
+        assert rescan(settings_for(env, monkeypatch)).enqueued == 1
+        row = wait_until(all_ok(ingest_db, s3_bucket, [key]), what="the analysis")[0]
+
+        s3.delete_object(Bucket=s3_bucket, Key=key)
+        assert rescan(settings_for(env, monkeypatch)).removed == 1
+        wait_until(
+            lambda: summary_row(ingest_db, row["source"])["status"] == "removed",
+            what="the results to be marked removed",
+        )
+    assert object_row(ingest_db, s3_bucket, key)["status"] == "removed"
+
+
+@pytest.mark.parametrize("cron", ["* * * * * *"])  # every second (6th field: seconds)
+def test_workers_rescan_periodically(ingest_db, s3_endpoint, s3_bucket, cron):
+    s3 = s3_endpoint.client()
+    env = service_env(ingest_db, s3_endpoint, s3_bucket, INGEST_RESCAN_CRON=cron)
+    key = f"user-7f3c2a/{uuid.uuid4().hex[:8]}/job_5.h5"
+    with running(worker_process(env)):
+        upload(s3, s3_bucket, key, profile_bytes("job_5.h5"))
+        row = wait_until(all_ok(ingest_db, s3_bucket, [key]), what="the periodic rescan")[0]
+    assert events_of(ingest_db, s3_bucket, key) == ["accepted"]
+    assert summary_row(ingest_db, row["source"])["status"] == "ok"
