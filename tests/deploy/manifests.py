@@ -1,8 +1,9 @@
 """Reads the deployment files the way the tools do, for tests that check them offline.
 
-`render_kustomization` follows the parts of kustomize deploy/k8s uses (resources, the
-namespace, configMapGenerator with files, image tags); `secrets.yaml`, which operators write
-from `secrets.example.yaml`, is read from the example.
+`render_kustomization` follows the parts of kustomize that deploy/k8s and deploy/grafana use
+(resources, the namespace, common labels, configMapGenerator with files and labels, image
+tags); `secrets.yaml`, which operators write from `secrets.example.yaml`, is read from the
+example.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 K8S_DIR = ROOT / "deploy" / "k8s"
+GRAFANA_DIR = ROOT / "deploy" / "grafana"
 COMPOSE_FILE = ROOT / "compose.yaml"
 STAND_INS = {"secrets.yaml": "secrets.example.yaml"}
 
@@ -41,18 +43,20 @@ def render_kustomization(directory: Path = K8S_DIR) -> list[dict]:
             key, _, file_name = entry.rpartition("=")
             path = directory / file_name
             data[key or path.name] = path.read_text()
-        docs.append(
-            {
-                "apiVersion": "v1",
-                "kind": "ConfigMap",
-                "metadata": {"name": generator["name"]},
-                "data": data,
-            }
-        )
+        options = generator.get("options", {})
+        metadata = {"name": generator["name"]}
+        for field in ("labels", "annotations"):
+            if field in options:
+                metadata[field] = dict(options[field])
+        docs.append({"apiVersion": "v1", "kind": "ConfigMap", "metadata": metadata, "data": data})
     namespace = kustomization.get("namespace")
+    common_labels = {}
+    for entry in kustomization.get("labels", []):
+        common_labels.update(entry["pairs"])
     for doc in docs:
         if namespace and doc["kind"] != "Namespace":
             doc["metadata"]["namespace"] = namespace
+        doc["metadata"].setdefault("labels", {}).update(common_labels)
     images = {image["name"]: image for image in kustomization.get("images", [])}
     for container in iter_containers(docs):
         name, _, tag = container["image"].partition(":")

@@ -11,6 +11,7 @@ import yaml
 
 from tests.deploy.manifests import (
     EXTERNAL_VARIABLES,
+    GRAFANA_DIR,
     K8S_DIR,
     analysis_variables,
     api_variables,
@@ -53,24 +54,40 @@ def test_every_resource_validates_strictly(docs, version):
     assert not errors, "\n".join(errors)
 
 
-def test_kustomize_renders_the_same_resources(tmp_path):
+@pytest.mark.parametrize("directory", [K8S_DIR, GRAFANA_DIR], ids=["k8s", "grafana"])
+def test_kustomize_renders_the_same_resources(tmp_path, directory):
     """With kubectl at hand, the real kustomize agrees with the reading the tests use."""
     kubectl = shutil.which("kubectl")
     if kubectl is None:
         pytest.skip("kubectl is not installed; the Python rendering is validated instead")
-    work = tmp_path / "k8s"
-    shutil.copytree(K8S_DIR, work)
-    shutil.copy(work / "secrets.example.yaml", work / "secrets.yaml")
+    work = tmp_path / directory.name
+    shutil.copytree(directory, work)
+    if (work / "secrets.example.yaml").exists():
+        shutil.copy(work / "secrets.example.yaml", work / "secrets.yaml")
     rendered = subprocess.run(
         [kubectl, "kustomize", str(work)], capture_output=True, text=True, check=True, timeout=60
     ).stdout
-    real = [doc for doc in yaml.safe_load_all(rendered) if doc]
-    assert sorted(map(_name, real)) == sorted(map(_name, render_kustomization()))
-    for doc in real:
+    real = sorted((doc for doc in yaml.safe_load_all(rendered) if doc), key=_name)
+    ours = sorted(render_kustomization(directory), key=_name)
+    assert [_name(doc) for doc in real] == [_name(doc) for doc in ours]
+    for doc, mine in zip(real, ours, strict=True):
         kubernetes_validate.validate(doc, K8S_VERSIONS[-1], strict=True)
-        assert doc["metadata"]["labels"]["app.kubernetes.io/part-of"] == "benchsuite"
-        if doc["kind"] != "Namespace":
-            assert doc["metadata"]["namespace"] == "benchsuite"
+        assert doc["metadata"].get("namespace") == mine["metadata"].get("namespace")
+        assert doc["metadata"]["labels"] == mine["metadata"]["labels"]
+        if doc["kind"] == "ConfigMap":
+            assert doc["data"] == mine["data"]
+
+
+@pytest.mark.parametrize("version", K8S_VERSIONS)
+def test_grafana_dashboards_ship_as_sidecar_config_maps(version):
+    docs = render_kustomization(GRAFANA_DIR)
+    for doc in docs:
+        kubernetes_validate.validate(doc, version, strict=True)
+    maps = by_kind(docs, "ConfigMap")
+    dashboards = maps["benchsuite-dashboards"]
+    assert dashboards["metadata"]["labels"]["grafana_dashboard"] == "1"
+    assert set(dashboards["data"]) == {p.name for p in (GRAFANA_DIR / "dashboards").glob("*.json")}
+    assert maps["benchsuite-datasource"]["metadata"]["labels"]["grafana_datasource"] == "1"
 
 
 def test_pods_run_restricted(docs):
