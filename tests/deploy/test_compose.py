@@ -147,3 +147,33 @@ def test_ports_are_bound_to_loopback(services):
     for name, service in services.items():
         for port in service.get("ports", []):
             assert port.startswith("127.0.0.1:"), f"{name}: {port}"
+
+
+def _interpolate(value: str, env: dict[str, str]) -> str:
+    def replace(match: re.Match) -> str:
+        name, operator, rest = match.group(1), match.group(2), match.group(3)
+        if operator == ":-":
+            return env.get(name) or rest
+        return env[name]
+
+    return re.sub(r"\$\{([A-Z_][A-Z0-9_]*)(?:(:[?-])([^}]*))?\}", replace, value)
+
+
+def test_service_settings_parse_in_production_mode(services):
+    """With the values init-env.sh writes, each service's settings load and pass validation."""
+    from analysis_module.settings import AnalysisSettings
+    from api_backend.core.config import Settings
+
+    generated = subprocess.run(
+        ["sh", str(ROOT / "deploy/compose/init-env.sh")], capture_output=True, text=True, check=True
+    ).stdout
+    env = dict(line.split("=", 1) for line in generated.splitlines() if "=" in line)
+    for name in ("listener", "worker", "migrate-analysis"):
+        values = {k: _interpolate(str(v), env) for k, v in services[name]["environment"].items()}
+        settings = AnalysisSettings(**values)
+        assert settings.app_env == "production" and settings.postgres_host == "postgres", name
+    for name in ("api", "migrate-api"):
+        values = {
+            k.lower(): _interpolate(str(v), env) for k, v in services[name]["environment"].items()
+        }
+        assert Settings(**values).s3_public_endpoint() == "http://localhost:9000", name

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import shutil
 import subprocess
 
@@ -272,3 +273,29 @@ def test_rescan_runs_in_the_cronjob_only(docs):
     assert container["command"] == ["python", "analysis_module/duckdb_analysis.py", "--rescan"]
     assert cron["spec"]["concurrencyPolicy"] == "Forbid"
     assert by_kind(docs, "ConfigMap")["benchsuite-analysis"]["data"]["INGEST_RESCAN_CRON"] == ""
+
+
+def _real_looking_secrets(docs) -> dict[str, str]:
+    """The example Secret's keys with random values, which pass the placeholder checks."""
+    keys = secret_keys(by_kind(docs, "Secret")["benchsuite-secrets"])
+    return {key: secrets.token_hex(32) for key in keys}
+
+
+def test_config_maps_parse_as_the_services_settings(docs):
+    """The values are valid for the settings classes that read them, in production mode."""
+    from analysis_module.settings import AnalysisSettings
+    from api_backend.core.config import Settings
+
+    maps = by_kind(docs, "ConfigMap")
+    values = _real_looking_secrets(docs)
+    common = maps["benchsuite-common"]["data"]
+    api = Settings(
+        **{
+            k.lower(): v
+            for k, v in {**common, **maps["benchsuite-api"]["data"], **values}.items()
+            if k.upper() in api_variables()
+        }
+    )
+    assert api.app_env == "production" and api.postgres_host == common["POSTGRES_HOST"]
+    analysis = AnalysisSettings(**{**common, **maps["benchsuite-analysis"]["data"], **values})
+    assert analysis.app_env == "production" and analysis.ingest_rescan_cron == ""
