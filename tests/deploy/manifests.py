@@ -59,7 +59,9 @@ def render_kustomization(directory: Path = K8S_DIR) -> list[dict]:
         doc["metadata"].setdefault("labels", {}).update(common_labels)
     images = {image["name"]: image for image in kustomization.get("images", [])}
     for container in iter_containers(docs):
-        name, _, tag = container["image"].partition(":")
+        name, _, tag = container["image"].rpartition(":")
+        if not name or "/" in tag:  # no tag; the colon was a registry's port
+            name, tag = container["image"], ""
         if name in images:
             new = images[name]
             name = new.get("newName", name)

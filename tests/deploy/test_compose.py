@@ -38,6 +38,15 @@ def services(compose) -> dict:
     return compose["services"]
 
 
+@pytest.fixture(scope="module")
+def dot_env() -> dict[str, str]:
+    """What `sh deploy/compose/init-env.sh > .env` writes."""
+    generated = subprocess.run(
+        ["sh", str(ROOT / "deploy/compose/init-env.sh")], capture_output=True, text=True, check=True
+    ).stdout
+    return dict(line.split("=", 1) for line in generated.splitlines() if line and line[0] != "#")
+
+
 def test_validates_against_the_compose_spec():
     """check-jsonschema's vendored Compose Specification schema (no network needed)."""
     result = subprocess.run(
@@ -61,16 +70,11 @@ def test_images_are_pinned(services):
         assert repository and "/" not in tag and tag != "latest", f"{name}: {image}"
 
 
-def test_every_interpolated_variable_comes_from_init_env(compose):
+def test_every_interpolated_variable_comes_from_init_env(dot_env):
     """`${VAR:?...}` fails loudly when .env lacks it: init-env.sh must write every one."""
     text = COMPOSE_FILE.read_text()
     required = set(re.findall(r"\$\{([A-Z_][A-Z0-9_]*)(?::\?[^}]*)?\}", text))
-    generated = subprocess.run(
-        ["sh", str(ROOT / "deploy/compose/init-env.sh")], capture_output=True, text=True, check=True
-    ).stdout
-    values = dict(
-        line.split("=", 1) for line in generated.splitlines() if line and not line.startswith("#")
-    )
+    values = dot_env
     assert required <= set(values), required - set(values)
     secrets = [v for k, v in values.items() if k.endswith(("PASSWORD", "SECRET", "KEY", "TOKEN"))]
     assert all(len(v) == 64 for v in secrets if v not in ("benchsuite-app",))
@@ -159,15 +163,12 @@ def _interpolate(value: str, env: dict[str, str]) -> str:
     return re.sub(r"\$\{([A-Z_][A-Z0-9_]*)(?:(:[?-])([^}]*))?\}", replace, value)
 
 
-def test_service_settings_parse_in_production_mode(services):
+def test_service_settings_parse_in_production_mode(services, dot_env):
     """With the values init-env.sh writes, each service's settings load and pass validation."""
     from analysis_module.settings import AnalysisSettings
     from api_backend.core.config import Settings
 
-    generated = subprocess.run(
-        ["sh", str(ROOT / "deploy/compose/init-env.sh")], capture_output=True, text=True, check=True
-    ).stdout
-    env = dict(line.split("=", 1) for line in generated.splitlines() if "=" in line)
+    env = dot_env
     for name in ("listener", "worker", "migrate-analysis"):
         values = {k: _interpolate(str(v), env) for k, v in services[name]["environment"].items()}
         settings = AnalysisSettings(**values)

@@ -55,10 +55,8 @@ def _analyse_samples(db: postgres.PgDatabase, tmp: Path) -> list:
     from analysis_module.runner import FactorOptions, build_runner
     from analysis_module.settings import AnalysisSettings
 
-    env = {"POSTGRES_HOST": db.host, "POSTGRES_PORT": db.port, "POSTGRES_USER": db.user}
-    env |= {"POSTGRES_DB": db.dbname, "POSTGRES_PASSWORD": db.password}
     runner = build_runner(
-        AnalysisSettings(**env),
+        AnalysisSettings(**db.env()),
         factor_options=FactorOptions(flat_price_eur_per_kwh=0.3, carbon_g_per_kwh=350),
     )
     broken = tmp / "truncated.h5"
@@ -273,10 +271,7 @@ def test_reader_reads_job_tables_created_after_the_grants(results, tmp_path):
     from analysis_module.runner import build_runner
     from analysis_module.settings import AnalysisSettings
 
-    db = results.db
-    env = {"POSTGRES_HOST": db.host, "POSTGRES_PORT": db.port, "POSTGRES_USER": db.user}
-    env |= {"POSTGRES_DB": db.dbname, "POSTGRES_PASSWORD": db.password}
-    runner = build_runner(AnalysisSettings(**env))
+    runner = build_runner(AnalysisSettings(**results.db.env()))
     try:
         outcome = runner.analyse_file(
             EXAMPLES / "job_5.h5", source="s3://benchmarks/user-0f0f0f/late.h5", owner="user-0f0f0f"

@@ -12,6 +12,7 @@ the guide can't gain an unchecked step.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
 import re
 import shlex
@@ -34,6 +35,7 @@ from tests.deploy.manifests import (
     analysis_variables,
     api_variables,
     by_kind,
+    pod_specs,
     render_kustomization,
 )
 from tests.support import postgres
@@ -171,8 +173,6 @@ def _check_podman(words: list[str], compose_services: set[str], k8s_docs: list[d
 
 
 def _containers(doc: dict) -> list[dict]:
-    from tests.deploy.manifests import pod_specs
-
     return [
         c
         for _, spec in pod_specs([doc])
@@ -233,8 +233,6 @@ def _check_python(words: list[str]) -> None:
     assert words[0] == "python", words
     if words[1] == "-m":
         target, args = words[2], words[3:]
-        import importlib.util
-
         assert importlib.util.find_spec(target) is not None, target
         argv = ["-m", target]
     else:
