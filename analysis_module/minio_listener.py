@@ -215,6 +215,8 @@ def create_app(settings: AnalysisSettings | None = None) -> FastAPI:
             dependencies=[Authenticated],
             summary="Record a MinIO bucket notification and queue its analysis",
         )
+        # older MinIO releases probe the target with HEAD when they start
+        app.add_api_route(path, healthz, methods=["HEAD"], include_in_schema=False)
     app.add_api_route("/healthz", healthz, methods=["GET"])
     app.add_api_route("/readyz", readyz, methods=["GET"])
     app.add_api_route("/metrics", metrics, methods=["GET"])

@@ -16,6 +16,8 @@ import logging
 import os
 import signal
 import socket
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
 from pathlib import Path
 
@@ -83,6 +85,15 @@ class RunnerPool:
             _close_quietly(self._idle.pop())
 
 
+def describe(exc: BaseException) -> str:
+    """One line with the causes (procrastinate wraps driver errors in "Database error.")."""
+    parts = []
+    while exc is not None and len(parts) < 4:
+        parts.append(" ".join(str(exc).split()) or type(exc).__name__)
+        exc = exc.__cause__
+    return ": ".join(parts)
+
+
 def _close_quietly(runner: Runner) -> None:
     try:
         runner.close()
@@ -110,14 +121,15 @@ async def recover_stalled_jobs(app, settings: AnalysisSettings) -> None:
                 await queue.retry_stalled_jobs(app, stalled_after_s=settings.worker_stalled_after_s)
         except Exception as exc:  # noqa: BLE001 - the database may be restarting: next round
             healthy_since = loop.time()
-            log.warning("could not look for stalled jobs: %s", exc)
+            log.warning("could not look for stalled jobs: %s", describe(exc))
         await asyncio.sleep(settings.worker_stalled_check_s)
 
 
 async def serve_once(
-    settings: AnalysisSettings, app, deps_parts: dict, stop: asyncio.Event, name: str
+    settings: AnalysisSettings, deps_parts: dict, stop: asyncio.Event, name: str
 ) -> None:
-    """One worker run on a fresh connection pool; returns when stopped or when it fails."""
+    """One worker run on a fresh app and pool; returns when stopped or when it fails."""
+    app = queue.build_queue_app(settings, blueprint=ingest_blueprint(settings))
     async with open_ingest_store(
         settings, app=app, max_size=settings.worker_concurrency + 4
     ) as store:
@@ -154,9 +166,32 @@ async def serve_once(
             log.warning("the worker stopped on its own (database connection lost?)")
 
 
+class CountingExecutor(ThreadPoolExecutor):
+    """The loop's thread pool (S3 transfers, analyses), knowing how many calls are running."""
+
+    def __init__(self) -> None:
+        super().__init__(thread_name_prefix="ingest")
+        self._lock = threading.Lock()
+        self.running = 0
+
+    def submit(self, fn, /, *args, **kwargs):
+        def counted():
+            with self._lock:
+                self.running += 1
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                with self._lock:
+                    self.running -= 1
+
+        return super().submit(counted)
+
+
 async def run(settings: AnalysisSettings) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+    executor = CountingExecutor()
+    loop.set_default_executor(executor)
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
 
@@ -178,16 +213,15 @@ async def run(settings: AnalysisSettings) -> None:
         await runners.warm_up()
     except TransientError as exc:
         log.warning("analysis runner not ready yet: %s", exc)
-    app = queue.build_queue_app(settings, blueprint=ingest_blueprint(settings))
     name = f"{socket.gethostname()}-{os.getpid()}"
     delay = 1.0
     try:
         while not stop.is_set():
             try:
-                await serve_once(settings, app, deps_parts, stop, name)
+                await serve_once(settings, deps_parts, stop, name)
                 delay = 1.0
             except Exception as exc:  # noqa: BLE001 - any failure: start a fresh worker later
-                log.warning("worker failed: %s; starting again in %.0f s", exc, delay)
+                log.warning("worker failed: %s; starting again in %.0f s", describe(exc), delay)
             if stop.is_set():
                 break
             with suppress(TimeoutError):
@@ -195,6 +229,12 @@ async def run(settings: AnalysisSettings) -> None:
             delay = min(delay * 2, MAX_RESTART_DELAY_S)
     finally:
         runners.close()
+    if executor.running:
+        # Jobs cut off by the shutdown grace period are back in the queue; their threads may
+        # hang on a dead connection, and waiting for them would hold the process forever.
+        log.warning("worker stopped; leaving %d blocked calls behind", executor.running)
+        logging.shutdown()
+        os._exit(0)
     log.info("worker stopped")
 
 

@@ -99,6 +99,15 @@ class IngestStore:
         async with self.transaction() as tx:
             await tx.conn.execute("SELECT 1 FROM ingest_objects LIMIT 1")
 
+    async def prune_events(self, *, older_than_days: int) -> int:
+        """Delete event log entries older than that; returns how many."""
+        async with self.transaction() as tx:
+            cursor = await tx.conn.execute(
+                "DELETE FROM ingest_events WHERE received_at < now() - make_interval(days => %s)",
+                (older_than_days,),
+            )
+            return cursor.rowcount
+
     async def snapshot(self, bucket: str, keys: list[str]) -> dict[str, tuple[ObjectRow, bool]]:
         """Rows of these keys without locking them, each with whether a job is waiting/running."""
         async with self.transaction() as tx:

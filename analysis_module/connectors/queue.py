@@ -11,6 +11,7 @@ with the same lock at once, and starts them in the order they were queued.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
 from typing import Any
@@ -29,7 +30,9 @@ NAMESPACE = "ingest"
 ANALYSE_TASK = f"{NAMESPACE}:analyse_object"
 REMOVE_TASK = f"{NAMESPACE}:apply_removal"
 RESCAN_TASK = f"{NAMESPACE}:rescan_bucket"
+PRUNE_TASK = f"{NAMESPACE}:prune_history"
 RESCAN_QUEUEING_LOCK = "ingest-rescan"
+PRUNE_QUEUEING_LOCK = "ingest-prune"
 
 
 class TransientBackoff(queue_retry.BaseRetryStrategy):
@@ -50,6 +53,10 @@ class TransientBackoff(queue_retry.BaseRetryStrategy):
     def get_retry_decision(
         self, *, exception: BaseException, job: Job
     ) -> queue_retry.RetryDecision | None:
+        if isinstance(exception, asyncio.CancelledError | queue_exceptions.JobAborted):
+            # the worker shut down mid-job (a user's abort request is failed by procrastinate
+            # itself): run it again elsewhere, now
+            return queue_retry.RetryDecision(retry_in={"seconds": 0})
         if not isinstance(exception, TransientError):
             return None
         if job.attempts + 1 >= self.max_attempts:

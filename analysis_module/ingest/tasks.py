@@ -2,8 +2,8 @@
 
 Resources (the store, S3, the analysis engine) are built once per worker process and reach the
 tasks through procrastinate's job context (`additional_context["ingest"]`), never through
-module globals. Task names are `ingest:analyse_object`, `ingest:apply_removal` and
-`ingest:rescan_bucket` (see `connectors.queue`).
+module globals. Task names: `ingest:analyse_object`, `ingest:apply_removal`,
+`ingest:rescan_bucket` (periodic, INGEST_RESCAN_CRON) and `ingest:prune_history` (daily).
 """
 
 from __future__ import annotations
@@ -69,6 +69,26 @@ def ingest_blueprint(settings: AnalysisSettings) -> Blueprint:
             "removed": report.removed,
         }
 
+    @blueprint.task(
+        name="prune_history",
+        pass_context=True,
+        queue=settings.ingest_queue,
+        queueing_lock=queue.PRUNE_QUEUEING_LOCK,
+    )
+    async def prune_history(context: JobContext, timestamp: int) -> dict[str, int]:
+        """Forget finished queue jobs and event log entries older than the retention."""
+        days = settings.ingest_retention_days
+        await context.app.job_manager.delete_old_jobs(
+            nb_hours=days * 24,
+            queue=settings.ingest_queue,
+            include_failed=True,
+            include_cancelled=True,
+            include_aborted=True,
+        )
+        return {"events_deleted": await _deps(context).store.prune_events(older_than_days=days)}
+
     if settings.ingest_rescan_cron:
         blueprint.periodic(cron=settings.ingest_rescan_cron, periodic_id="rescan")(rescan_bucket)
+    if settings.ingest_retention_days:
+        blueprint.periodic(cron="17 3 * * *", periodic_id="prune")(prune_history)
     return blueprint

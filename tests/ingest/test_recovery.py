@@ -6,6 +6,9 @@ stays `running`) or refuse connections, then recover.
 
 from __future__ import annotations
 
+import os
+import signal
+import time
 import urllib.parse
 import uuid
 
@@ -188,3 +191,46 @@ def test_postgres_restart_while_jobs_run(private_pg, s3_endpoint, s3_bucket, s3,
         source = f"s3://{s3_bucket}/{key}"
         assert summary_row(db, source)["status"] == "ok"
         assert_single_result_set(db, source)
+
+
+def test_sigterm_lets_the_running_job_finish(
+    ingest_db, s3_endpoint, s3_bucket, s3, link, post_event
+):
+    env = env_through(link, ingest_db, s3_endpoint, s3_bucket, WORKER_SHUTDOWN_GRACE_S="8")
+    with running(listener_process(env)) as listener:
+        worker = worker_process(env).start()
+        try:
+            link.stall()
+            key = put_and_notify(s3, listener, post_event, s3_bucket)
+            wait_until(status_is(ingest_db, s3_bucket, key, "running"), what="the job to start")
+            os.killpg(worker.proc.pid, signal.SIGTERM)
+            time.sleep(0.5)
+            link.passes()  # the network comes back within the grace period
+            assert worker.proc.wait(timeout=15) == 0
+        finally:
+            worker.stop()
+    row = object_row(ingest_db, s3_bucket, key)
+    assert (row["status"], row["attempts"]) == ("ok", 1)
+    assert jobs_of(ingest_db, row["source"]) == [("ingest:analyse_object", "succeeded", 1)]
+
+
+def test_job_cut_off_by_shutdown_goes_back_to_the_queue(
+    ingest_db, s3_endpoint, s3_bucket, s3, link, post_event
+):
+    env = env_through(link, ingest_db, s3_endpoint, s3_bucket, WORKER_SHUTDOWN_GRACE_S="1")
+    with running(listener_process(env)) as listener:
+        worker = worker_process(env).start()
+        try:
+            link.stall()
+            key = put_and_notify(s3, listener, post_event, s3_bucket)
+            wait_until(status_is(ingest_db, s3_bucket, key, "running"), what="the job to start")
+            os.killpg(worker.proc.pid, signal.SIGTERM)
+            assert worker.proc.wait(timeout=15) == 0  # not held by the hanging download
+        finally:
+            worker.stop()
+        source = f"s3://{s3_bucket}/{key}"
+        assert [status for _, status, _ in jobs_of(ingest_db, source)] == ["todo"]
+        link.passes()
+        with running(worker_process(env)):
+            row = wait_until(status_is(ingest_db, s3_bucket, key, "ok"), what="the job again")
+    assert row["attempts"] == 2
