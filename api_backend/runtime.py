@@ -15,7 +15,6 @@ from .core.security import AccessTokenVerifier, PasswordHashing
 from .db import make_engine, make_session_factory, wait_for_database
 from .migrate import UPGRADE_COMMAND, pending_revisions, upgrade_database
 from .storage.s3 import ObjectStore
-from .storage.service import StorageService
 from .storage.sigv4 import Presigner
 
 log = logging.getLogger(__name__)
@@ -30,8 +29,8 @@ class Runtime:
     throttle: Throttle
     revoked: RevokedSessions
     verifier: AccessTokenVerifier
+    presigner: Presigner
     store: ObjectStore
-    storage: StorageService
 
     def close(self) -> None:
         self.hashing.close()
@@ -73,6 +72,6 @@ def build_runtime(settings: Settings) -> Runtime:
         throttle=Throttle(settings, sessions),
         revoked=revoked,
         verifier=AccessTokenVerifier(settings),
+        presigner=presigner,
         store=store,
-        storage=StorageService(settings, presigner, store),
     )

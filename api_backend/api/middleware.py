@@ -42,6 +42,19 @@ def credential_in_query(path: str, query_string: bytes) -> str | None:
 class GuardAndMeasure:
     def __init__(self, app: ASGIApp):
         self.app = app
+        self._children: dict[tuple[str, str, int], tuple] = {}
+
+    def _record(self, method: str, route: str, status: int, seconds: float) -> None:
+        # Label lookups cost more than the updates: keep the children per label set.
+        children = self._children.get((method, route, status))
+        if children is None:
+            children = (
+                HTTP_REQUESTS.labels(method, route, str(status)),
+                HTTP_LATENCY.labels(method, route),
+            )
+            self._children[(method, route, status)] = children
+        children[0].inc()
+        children[1].observe(seconds)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -70,8 +83,5 @@ class GuardAndMeasure:
         try:
             await self.app(scope, receive, send_and_record)
         finally:
-            route = scope.get("route")
-            template = getattr(route, "path", None) or "unmatched"
-            method = scope["method"]
-            HTTP_REQUESTS.labels(method, template, str(status)).inc()
-            HTTP_LATENCY.labels(method, template).observe(time.perf_counter() - started)
+            template = getattr(scope.get("route"), "path", None) or "unmatched"
+            self._record(scope["method"], template, status, time.perf_counter() - started)

@@ -124,19 +124,24 @@ def list_jobs(
     where = "COALESCE(ingest_status, summary_status) "
     where += "= :status" if status else "<> 'removed'"
     params = {"owner": owner, "status": status, "limit": limit, "offset": offset}
-    total = session.execute(
-        text(f"SELECT COUNT(*) FROM ({_JOBS}) AS jobs WHERE {where}"), params
-    ).scalar_one()
     rows = _rows(
         session.execute(
             text(
-                f"""SELECT * FROM ({_JOBS}) AS jobs WHERE {where}
+                f"""SELECT *, COUNT(*) OVER () AS total FROM ({_JOBS}) AS jobs WHERE {where}
                 ORDER BY COALESCE(updated_at, analysed_at) DESC, source
                 LIMIT :limit OFFSET :offset"""
             ),
             params,
         )
     )
+    if rows:
+        return rows, rows[0]["total"]
+    if offset == 0:
+        return rows, 0
+    # Past the last page: the window count saw no rows, so count on its own.
+    total = session.execute(
+        text(f"SELECT COUNT(*) FROM ({_JOBS}) AS jobs WHERE {where}"), params
+    ).scalar_one()
     return rows, total
 
 

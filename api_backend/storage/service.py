@@ -54,11 +54,14 @@ def _attachment(key: str) -> str:
     return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
 
-@dataclass
+@dataclass(slots=True)
 class StorageService:
+    """The storage use cases of one caller: every key is inside `namespace`."""
+
     settings: Settings
     presigner: Presigner
     store: ObjectStore
+    namespace: str
 
     # Continuation tokens: S3's own token, bound to the listing's prefix by an HMAC keyed with
     # BUCKET_TOKEN_SECRET, so a client can't steer a listing outside its namespace or feed
@@ -94,9 +97,9 @@ class StorageService:
     # Use cases -------------------------------------------------------------------------
 
     def presign_upload(
-        self, namespace: str, object_name: str, content_type: str | None, size_bytes: int | None
+        self, object_name: str, content_type: str | None, size_bytes: int | None
     ) -> PresignUpload:
-        key = object_key(object_name, namespace)
+        key = object_key(object_name, self.namespace)
         headers = {"Content-Type": check_content_type(content_type)}
         if size_bytes is not None:
             if size_bytes > self.settings.upload_max_bytes:
@@ -110,10 +113,8 @@ class StorageService:
         )
         return PresignUpload(key=key, url=url, expires_in=ttl, headers=headers)
 
-    def presign_post(
-        self, namespace: str, object_name: str, content_type: str | None
-    ) -> PresignPost:
-        key = object_key(object_name, namespace)
+    def presign_post(self, object_name: str, content_type: str | None) -> PresignPost:
+        key = object_key(object_name, self.namespace)
         ttl = self.settings.presign_upload_ttl_s
         url, fields = self.presigner.presign_post(
             self.settings.minio_bucket,
@@ -130,8 +131,8 @@ class StorageService:
             max_size_bytes=self.settings.upload_max_bytes,
         )
 
-    def presign_download(self, namespace: str, object_name: str) -> PresignDownload:
-        key = object_key(object_name, namespace)
+    def presign_download(self, object_name: str) -> PresignDownload:
+        key = object_key(object_name, self.namespace)
         if self.store.head(key) is None:
             raise NotFound("no such object")
         ttl = self.settings.presign_download_ttl_s
@@ -147,12 +148,12 @@ class StorageService:
         return PresignDownload(key=key, url=url, expires_in=ttl)
 
     def list_objects(
-        self, namespace: str, prefix: str | None, limit: int, continuation_token: str | None
+        self, prefix: str | None, limit: int, continuation_token: str | None
     ) -> ObjectList:
-        s3_prefix = list_prefix(prefix, namespace)
+        s3_prefix = list_prefix(prefix, self.namespace)
         s3_token = self._unwrap_token(s3_prefix, continuation_token) if continuation_token else None
         page = self.store.list_page(s3_prefix, min(limit, self.settings.list_max_keys), s3_token)
-        own = namespace + "/"
+        own = self.namespace + "/"
         return ObjectList(
             objects=[
                 ObjectInfo(
@@ -168,9 +169,9 @@ class StorageService:
             ),
         )
 
-    def delete_object(self, namespace: str, object_name: str) -> None:
-        key = object_key(object_name, namespace)
+    def delete_object(self, object_name: str) -> None:
+        key = object_key(object_name, self.namespace)
         if self.store.head(key) is None:
             raise NotFound("no such object")
         self.store.delete(key)
-        log.info("object deleted", extra={"event": "object_deleted", "namespace": namespace})
+        log.info("object deleted", extra={"event": "object_deleted", "namespace": self.namespace})

@@ -79,36 +79,28 @@ class Presigner:
         signed = {"host": self._host}
         for name, value in (headers or {}).items():
             signed[name.lower()] = " ".join(value.split())
-        signed_names = ";".join(sorted(signed))
-        params = {
-            "X-Amz-Algorithm": ALGORITHM,
-            "X-Amz-Credential": f"{self._access_key}/{self._scope(date_stamp)}",
-            "X-Amz-Date": amz_date,
-            "X-Amz-Expires": str(expires_s),
-            "X-Amz-SignedHeaders": signed_names,
-            **(query or {}),
-        }
-        canonical_query = "&".join(
-            f"{k}={v}" for k, v in sorted((uri_encode(k), uri_encode(v)) for k, v in params.items())
-        )
+        names = sorted(signed)
+        signed_names = ";".join(names)
+        # Digits, letters and "T", "Z" need no encoding; only the credential, the header
+        # list and caller-supplied parameters do.
+        params = [
+            ("X-Amz-Algorithm", ALGORITHM),
+            ("X-Amz-Credential", uri_encode(f"{self._access_key}/{self._scope(date_stamp)}")),
+            ("X-Amz-Date", amz_date),
+            ("X-Amz-Expires", str(int(expires_s))),
+            ("X-Amz-SignedHeaders", uri_encode(signed_names)),
+        ]
+        params += [(uri_encode(k), uri_encode(v)) for k, v in (query or {}).items()]
+        canonical_query = "&".join(f"{k}={v}" for k, v in sorted(params))
         path = self.object_path(bucket, key)
-        canonical_request = "\n".join(
-            [
-                method,
-                path,
-                canonical_query,
-                "".join(f"{name}:{signed[name]}\n" for name in sorted(signed)),
-                signed_names,
-                UNSIGNED_PAYLOAD,
-            ]
+        canonical_headers = "".join(f"{name}:{signed[name]}\n" for name in names)
+        canonical_request = (
+            f"{method}\n{path}\n{canonical_query}\n{canonical_headers}\n"
+            f"{signed_names}\n{UNSIGNED_PAYLOAD}"
         )
-        string_to_sign = "\n".join(
-            [
-                ALGORITHM,
-                amz_date,
-                self._scope(date_stamp),
-                hashlib.sha256(canonical_request.encode("utf-8")).hexdigest(),
-            ]
+        string_to_sign = (
+            f"{ALGORITHM}\n{amz_date}\n{self._scope(date_stamp)}\n"
+            + hashlib.sha256(canonical_request.encode("utf-8")).hexdigest()
         )
         signature = hmac.new(
             self._signing_key(date_stamp), string_to_sign.encode("utf-8"), hashlib.sha256
