@@ -1,10 +1,12 @@
-"""One pure-ASGI middleware: refuses credentials in URLs and records request metrics."""
+"""One pure-ASGI middleware: refuses credentials in URLs and oversized bodies, marks
+responses `nosniff`, and records request metrics."""
 
 from __future__ import annotations
 
 import time
 from urllib.parse import parse_qsl
 
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..core.errors import error_response
@@ -26,6 +28,30 @@ CREDENTIAL_PARAMS = frozenset(
 )
 AUTH_ONLY_PARAMS = frozenset({"p", "rid"})
 _MARKERS = (b"pass", b"refresh", b"access", b"p=", b"rid=")
+# Every body this API takes is a few hundred bytes; uploads go to the object store directly.
+MAX_BODY_BYTES = 64 * 1024
+_NOSNIFF = (b"x-content-type-options", b"nosniff")
+
+
+class _BodyTooLarge(HTTPException):
+    # An HTTPException, because FastAPI turns any other error while reading a body into a
+    # generic 400; this way the client learns the real reason.
+    def __init__(self) -> None:
+        super().__init__(413, f"request body is larger than {MAX_BODY_BYTES} bytes")
+
+
+def _content_length(scope: Scope) -> int | None:
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            return int(value) if value.isdigit() else None
+    return None
+
+
+async def _too_large(scope: Scope, receive: Receive, send: Send) -> None:
+    response = error_response(
+        413, f"request body is larger than {MAX_BODY_BYTES} bytes", "too_large"
+    )
+    await response(scope, receive, send)
 
 
 def credential_in_query(path: str, query_string: bytes) -> str | None:
@@ -71,17 +97,39 @@ class GuardAndMeasure:
             )
             await response(scope, receive, send)
             return
+        declared = _content_length(scope)
+        if declared is not None and declared > MAX_BODY_BYTES:
+            await _too_large(scope, receive, send)
+            return
         started = time.perf_counter()
         status = 500
+        response_started = False
+        received = 0
+
+        async def limited_receive() -> Message:
+            # Bodies without a Content-Length (chunked) are counted as they arrive.
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > MAX_BODY_BYTES:
+                    raise _BodyTooLarge
+            return message
 
         async def send_and_record(message: Message) -> None:
-            nonlocal status
+            nonlocal status, response_started
             if message["type"] == "http.response.start":
-                status = message["status"]
+                status, response_started = message["status"], True
+                message["headers"] = [*message.get("headers", ()), _NOSNIFF]
             await send(message)
 
         try:
-            await self.app(scope, receive, send_and_record)
+            await self.app(scope, limited_receive, send_and_record)
+        except _BodyTooLarge:
+            if response_started:  # nothing sensible left to send
+                raise
+            status = 413
+            await _too_large(scope, receive, send)
         finally:
             template = getattr(scope.get("route"), "path", None) or "unmatched"
             self._record(scope["method"], template, status, time.perf_counter() - started)

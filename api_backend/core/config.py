@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import URL, make_url
 
@@ -51,7 +51,9 @@ def placeholder_reason(value: str) -> str | None:
 class Settings(BaseSettings):
     """Every variable the API reads; the names are the upper-case field names."""
 
-    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(
+        case_sensitive=False, extra="ignore", frozen=True, populate_by_name=True
+    )
 
     app_env: Literal["development", "production"] = "production"
     log_level: str = "INFO"
@@ -97,7 +99,10 @@ class Settings(BaseSettings):
     register_max_per_address: int = Field(20, ge=1)
 
     # Object store (the seed's MINIO_* names).
-    minio_endpoint: str | None = None
+    # The seed called the shared default MINIO_DEFAULT_ENDPOINT; both names work.
+    minio_endpoint: str | None = Field(
+        None, validation_alias=AliasChoices("minio_endpoint", "minio_default_endpoint")
+    )
     minio_admin_endpoint: str | None = None
     minio_public_endpoint: str | None = None
     minio_secure: bool | None = None

@@ -212,3 +212,24 @@ def test_query_strings_never_reach_the_access_log(client, api_server):
     client.post("/auth/password", params={"username": "x", "password": marker})
     client.get("/healthz", params={"note": marker})
     assert marker not in api_server.output()
+
+
+def test_oversized_bodies_are_refused(client):
+    big = b'{"username": "' + b"a" * 70_000 + b'", "password": "x"}'
+    declared = client.post(
+        "/auth/password", content=big, headers={"Content-Type": "application/json"}
+    )
+    assert declared.status_code == 413 and declared.json()["code"] == "too_large"
+
+    def chunks():
+        for _ in range(20):
+            yield b"a" * 8192
+
+    streamed = client.post(
+        "/auth/register", content=chunks(), headers={"Content-Type": "application/json"}
+    )
+    assert streamed.status_code == 413
+
+
+def test_responses_are_marked_nosniff(client):
+    assert client.get("/healthz").headers["x-content-type-options"] == "nosniff"
