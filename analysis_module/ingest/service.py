@@ -82,12 +82,12 @@ async def record_notification(
     async with store.transaction() as tx:
         results = []
         for record in notification.records:
-            payload = notification.body if single else _single_record_body(notification, record)
+            payload = notification.body if single else _body_of_one_record(notification, record)
             results.append(await _record_one(tx, record, payload, config))
     return results
 
 
-def _single_record_body(notification: Notification, record: ObjectEvent | RejectedRecord) -> Any:
+def _body_of_one_record(notification: Notification, record: ObjectEvent | RejectedRecord) -> Any:
     body = notification.body if isinstance(notification.body, dict) else {}
     inner = record.record
     return {"EventName": body.get("EventName"), "Key": body.get("Key"), "Records": [inner]}

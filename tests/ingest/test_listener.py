@@ -190,6 +190,7 @@ def test_removal_marks_the_object_removed_and_queues_the_results_removal(
 def test_probes_and_metrics(listener, module_db, module_bucket, key, post_event):
     assert httpx.get(listener.base_url + "/healthz").json() == {"status": "ok"}
     assert httpx.get(listener.base_url + "/readyz").json() == {"status": "ready"}
+    assert httpx.head(listener.base_url + "/minio-event").status_code == 200  # MinIO's probe
     post_event(listener.base_url, minio_event(module_bucket, key, etag="9" * 32, size=5))
     post_event(listener.base_url, b"not json")
     post_event(listener.base_url, b"{}", headers={"Authorization": "Bearer nope"})
