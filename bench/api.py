@@ -20,6 +20,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import math
 import os
 import secrets
 import sys
@@ -323,7 +324,9 @@ def main() -> int:
                 {
                     p.name: {
                         "rps": p.rps,
-                        "server_cpu_us_per_request": p.cpu_us_per_request,
+                        "server_cpu_us_per_request": (
+                            None if math.isnan(p.server_cpu_s) else p.cpu_us_per_request
+                        ),
                         "p50_ms": p.percentile_ms(0.5),
                         "p99_ms": p.percentile_ms(0.99),
                         "errors": p.failures,

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger(__name__)
 
@@ -102,8 +103,19 @@ async def _render_app_error(_request: Request, exc: Exception) -> JSONResponse:
     return error_response(exc.status_code, exc.detail, exc.code, exc.headers)
 
 
+_HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}
+
+
+async def _render_http_error(_request: Request, exc: Exception) -> JSONResponse:
+    """Starlette's own errors (unknown route, wrong method, oversized body) in our shape."""
+    assert isinstance(exc, StarletteHTTPException)
+    code = _HTTP_CODES.get(exc.status_code, "http_error")
+    return error_response(exc.status_code, str(exc.detail), code, exc.headers)
+
+
 def install_error_handler(app: FastAPI) -> None:
     app.add_exception_handler(AppError, _render_app_error)
+    app.add_exception_handler(StarletteHTTPException, _render_http_error)
 
 
 def error_responses(*statuses: int) -> dict[int | str, dict]:

@@ -233,3 +233,13 @@ def test_oversized_bodies_are_refused(client):
 
 def test_responses_are_marked_nosniff(client):
     assert client.get("/healthz").headers["x-content-type-options"] == "nosniff"
+
+
+def test_framework_errors_have_the_same_shape(client):
+    missing = client.get("/no/such/route")
+    assert missing.status_code == 404 and missing.json() == {
+        "detail": "Not Found",
+        "code": "not_found",
+    }
+    wrong = client.put("/healthz")
+    assert wrong.status_code == 405 and wrong.json()["code"] == "method_not_allowed"
