@@ -104,10 +104,12 @@ class ObjectStore:
     def describe(self, key: str = "") -> str:
         return f"s3://{self.bucket}/{key}"
 
-    def list_objects(self, prefix: str = "") -> Iterator[ObjectInfo]:
-        """Every object under `prefix`, page by page (1000 a request)."""
+    def list_objects(self, prefix: str = "", *, page_size: int = 1000) -> Iterator[ObjectInfo]:
+        """Every object under `prefix`, one request per `page_size` keys."""
         paginator = self._client.get_paginator("list_objects_v2")
-        pages = paginator.paginate(Bucket=self.bucket, Prefix=prefix)
+        pages = paginator.paginate(
+            Bucket=self.bucket, Prefix=prefix, PaginationConfig={"PageSize": page_size}
+        )
         with self._errors(self.describe(prefix)):
             for page in pages:
                 for item in page.get("Contents", ()):

@@ -217,8 +217,12 @@ async def analyse_object(deps: WorkerDeps, key: str, *, job_attempt: int) -> str
         await _finish(deps, row, Content(row.etag), Status.FAILED, str(exc))
         raise
     except Exception as exc:
-        await _finish(deps, row, Content(row.etag), Status.FAILED, f"internal error: {exc!r}")
-        raise
+        # Not a file problem (those come back as a failed outcome) nor a known outage: a defect
+        # or a race with a concurrent job. Retried like an outage, with the same bound.
+        reason = f"internal error: {' '.join(repr(exc).split())[:500]}"
+        log.exception("analysis of %s raised", row.source)
+        await _note_transient_failure(deps, row, reason, job_attempt=job_attempt)
+        raise TransientError(reason) from exc
 
     content = Content(etag, info.version_id, info.size)
     status = Status.OK if outcome.status == "ok" else Status.FAILED

@@ -234,3 +234,24 @@ def test_job_cut_off_by_shutdown_goes_back_to_the_queue(
         with running(worker_process(env)):
             row = wait_until(status_is(ingest_db, s3_bucket, key, "ok"), what="the job again")
     assert row["attempts"] == 2
+
+
+def test_concurrency_runs_jobs_of_different_objects_together(
+    ingest_db, s3_endpoint, s3_bucket, s3, link, post_event
+):
+    """Two uploads named job_4.h5 in two folders, analysed at once by one process: both end
+    ok with their own tables (a clash on the table name is retried, not fatal)."""
+    env = env_through(link, ingest_db, s3_endpoint, s3_bucket)
+    with (
+        running(listener_process(env)) as listener,
+        running(worker_process(env, "--concurrency", "2")),
+    ):
+        link.stall()
+        keys = [put_and_notify(s3, listener, post_event, s3_bucket) for _ in range(2)]
+        for key in keys:  # both started while S3 hangs: two jobs at once in one process
+            wait_until(status_is(ingest_db, s3_bucket, key, "running"), what=f"{key} running")
+        link.passes()
+        for key in keys:
+            wait_until(status_is(ingest_db, s3_bucket, key, "ok"), what=f"{key} ok")
+    tables = {summary_row(ingest_db, f"s3://{s3_bucket}/{key}")["table_name"] for key in keys}
+    assert len(tables) == 2
