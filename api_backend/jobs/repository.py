@@ -3,7 +3,7 @@
 Column lists follow analysis_module/pipeline_core/schema.py; this package never imports it.
 
 SQL text is assembled only from this module's constant column names and from a per-job
-table name that comes from job_summary and matches TABLE_NAME; every value is a bound
+table name that comes from job_summary and passes `is_job_table`; every value is a bound
 parameter. Hence the file-wide S608 exemption.
 """
 # ruff: noqa: S608
@@ -92,7 +92,15 @@ TIMESERIES_COLUMNS = {
     "gpu_util_pct": "AVG",
     "gpu_mem_mib": "MAX",
 }
-TABLE_NAME = re.compile(r"^[a-z0-9_]{1,63}$")
+# A per-job table is `job_<stem>` in [a-z0-9_], at most 63 bytes, and never one of the
+# analysis' shared tables (nor, being `job_*`, one of ours).
+TABLE_NAME = re.compile(r"^job(_[a-z0-9_]{1,59})?$")
+SHARED_TABLES = frozenset({"job_summary", "job_step_node"})
+
+
+def is_job_table(name: str | None) -> bool:
+    return bool(name and TABLE_NAME.match(name) and name not in SHARED_TABLES)
+
 
 _S = ", ".join(f"s.{c}" for c in HEADLINE_COLUMNS)
 _NULLS = ", ".join(f"NULL AS {c}" for c in ("key", "ingest_status", "ingest_error", "size_bytes"))
@@ -227,8 +235,8 @@ def timeseries(
 ) -> list[tuple]:
     """Rows of `table` ordered by step, node and time; with `max_points`, at most that many
     per step and node: equal-width time buckets, combined as TIMESERIES_COLUMNS says.
-    `table` must come from job_summary.table_name and match TABLE_NAME."""
-    if not TABLE_NAME.match(table) or any(c not in TIMESERIES_COLUMNS for c in columns):
+    `table` must come from job_summary.table_name and pass `is_job_table`."""
+    if not is_job_table(table) or any(c not in TIMESERIES_COLUMNS for c in columns):
         raise ValueError("refusing an unexpected table or column name")
     params = {"step": step, "node": node, "n": max_points, "limit": row_limit}
     if max_points is None:

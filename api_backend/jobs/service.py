@@ -111,10 +111,8 @@ class JobsService:
                     StepNodeMetrics(step=row["step"], node=row["node"], **_metrics(row))
                 )
             table = summary["table_name"]
-            table_exists = bool(
-                table
-                and repo.TABLE_NAME.match(table)
-                and repo.timeseries_columns(self.session, table)
+            table_exists = repo.is_job_table(table) and bool(
+                repo.timeseries_columns(self.session, table)
             )
         return JobDetail(
             id=job,
@@ -143,7 +141,7 @@ class JobsService:
     ) -> TimeSeries:
         _, _, summary = self._guard(lambda: self._owned(job, owner))
         table = (summary or {}).get("table_name")
-        if not table or not repo.TABLE_NAME.match(table):
+        if not repo.is_job_table(table):
             raise NotFound("this job has no time series (yet)")
         columns = repo.timeseries_columns(self.session, table)
         if not columns:

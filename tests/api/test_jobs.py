@@ -133,14 +133,23 @@ def test_job_without_time_series(client, account, db, api_bucket):
     assert answer.status_code == 404
 
 
-def test_hostile_table_name_in_summary_is_never_queried(client, account, db, api_bucket):
+@pytest.mark.parametrize(
+    "table", ['api_users"; DROP TABLE api_users; --', "api_users", "job_summary", "JOB_X"]
+)
+def test_unexpected_table_names_in_summary_are_never_queried(
+    client, account, db, api_bucket, table
+):
     source = add_job(
         db,
         bucket=api_bucket,
         namespace=account.user["namespace"],
-        name="evil.h5",
-        table_name='api_users"; DROP TABLE api_users; --',
+        name=f"evil-{uuid.uuid4().hex[:6]}.h5",
+        table_name=table,
     )
     answer = client.get(f"/jobs/{job_id_of(source)}/timeseries", headers=account.headers)
     assert answer.status_code == 404
+    assert (
+        client.get(f"/jobs/{job_id_of(source)}", headers=account.headers).json()["has_timeseries"]
+        is False
+    )
     assert db.execute("SELECT count(*) FROM api_users").fetchone()[0] > 0

@@ -6,6 +6,7 @@ import secrets
 import threading
 from pathlib import Path
 
+import httpx
 import pytest
 from pydantic import ValidationError
 from sqlalchemy import create_engine, inspect
@@ -171,17 +172,15 @@ def test_local_run_on_sqlite_with_env_only(tmp_path, s3_endpoint, api_bucket):
         "ARGON2_MEMORY_KIB": "19456",
         "ARGON2_TIME_COST": "2",
     }
-    with AppProcess("api_backend.main:app", env) as server:
-        import httpx
-
-        with httpx.Client(base_url=server.base_url) as http:
-            account = register(http)
-            login = http.post(
-                "/auth/password", json={"username": account.username, "password": PASSWORD}
-            )
-            assert login.status_code == 200
-            assert http.get("/auth/me", headers=account.headers).status_code == 200
-            assert http.get("/readyz").status_code == 200
+    server = AppProcess("api_backend.main:app", env)
+    with server, httpx.Client(base_url=server.base_url) as http:
+        account = register(http)
+        login = http.post(
+            "/auth/password", json={"username": account.username, "password": PASSWORD}
+        )
+        assert login.status_code == 200
+        assert http.get("/auth/me", headers=account.headers).status_code == 200
+        assert http.get("/readyz").status_code == 200
     assert (tmp_path / "api.sqlite3").exists()
 
 
