@@ -1,0 +1,1 @@
+"""Benchmarks of the analysis engine (see docs/bench-ingest.md)."""
