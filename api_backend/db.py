@@ -15,9 +15,15 @@ log = logging.getLogger(__name__)
 
 
 def make_engine(settings: Settings) -> Engine:
+    # hide_parameters: database errors that reach a log never show bound values (hashes,
+    # addresses, names).
     url = settings.sqlalchemy_url()
     if url.get_backend_name() == "sqlite":
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            hide_parameters=True,
+        )
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection, _record):
@@ -34,6 +40,7 @@ def make_engine(settings: Settings) -> Engine:
         pool_pre_ping=True,
         pool_timeout=10,
         connect_args={"connect_timeout": 5},
+        hide_parameters=True,
     )
 
 

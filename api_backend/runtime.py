@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 
@@ -26,6 +27,8 @@ class Runtime:
     engine: Engine
     sessions: sessionmaker[Session]
     hashing: PasswordHashing
+    password_checks: asyncio.Semaphore  # see api.deps.password_check_slot
+    database_slots: asyncio.Semaphore  # see api.deps.get_session
     throttle: Throttle
     revoked: RevokedSessions
     verifier: AccessTokenVerifier
@@ -69,6 +72,8 @@ def build_runtime(settings: Settings) -> Runtime:
         engine=engine,
         sessions=sessions,
         hashing=PasswordHashing(settings),
+        password_checks=asyncio.Semaphore(2 * settings.password_hash_threads),
+        database_slots=asyncio.Semaphore(2 * settings.db_pool_size),  # pool + overflow
         throttle=Throttle(settings, sessions),
         revoked=revoked,
         verifier=AccessTokenVerifier(settings),

@@ -49,22 +49,37 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
     """One transaction per request: committed when the route returns (before the response
     is sent), rolled back on error unless the error asks to keep its changes.
 
-    Creating a session does no I/O, so that happens on the event loop; commit and close
-    talk to the database and run on a worker thread (one hop, not one per step).
+    Requests first wait on the event loop for one of as many slots as the pool has
+    connections, so a burst queues instead of holding worker threads that then time out
+    waiting for a connection. Creating a session does no I/O; commit and close talk to the
+    database and run on a worker thread (one hop, not one per step).
     """
-    session = request.app.state.runtime.sessions()
-    try:
-        yield session
-    except AppError as exc:
-        await run_in_threadpool(_end_transaction, session, exc.keep_changes)
-        raise
-    except BaseException:
-        await run_in_threadpool(_end_transaction, session, False)
-        raise
-    await run_in_threadpool(_end_transaction, session, True)
+    runtime = request.app.state.runtime
+    async with runtime.database_slots:
+        session = runtime.sessions()
+        try:
+            yield session
+        except AppError as exc:
+            await run_in_threadpool(_end_transaction, session, exc.keep_changes)
+            raise
+        except BaseException:
+            await run_in_threadpool(_end_transaction, session, False)
+            raise
+        await run_in_threadpool(_end_transaction, session, True)
 
 
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+
+
+async def password_check_slot(request: Request) -> AsyncIterator[None]:
+    """Routes that hash a password first wait here, on the event loop, for one of a few
+    slots (twice PASSWORD_HASH_THREADS): a burst of logins then queues without holding
+    the worker threads every other route needs."""
+    async with request.app.state.runtime.password_checks:
+        yield
+
+
+PasswordCheckSlot = Depends(password_check_slot, scope="function")
 
 
 async def client_address(request: Request) -> str:

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request, Response, status
 from pydantic import BaseModel, ValidationError
 
-from ..api.deps import AuthServiceDep, CurrentUser, OptionalUser
+from ..api.deps import AuthServiceDep, CurrentUser, OptionalUser, PasswordCheckSlot
 from ..core.errors import BadRequest, UnsupportedMediaType, error_responses
 from .schemas import (
     LoginRequest,
@@ -84,6 +84,7 @@ async def refresh_body(request: Request) -> RefreshRequest:
     status_code=status.HTTP_201_CREATED,
     response_model=RegisterResponse,
     summary="Create an account",
+    dependencies=[PasswordCheckSlot],
     description=(
         "Creates an account and logs it in. The password policy follows NIST SP 800-63B-4: "
         "a minimum length (PASSWORD_MIN_LENGTH, default 15), any characters, no composition "
@@ -100,6 +101,7 @@ def register(body: RegisterRequest, auth: AuthServiceDep, response: Response):
     "/password",
     response_model=TokenResponse,
     summary="Log in (OAuth2 password grant)",
+    dependencies=[PasswordCheckSlot],
     description=(
         "Credentials in the body only: `application/x-www-form-urlencoded` (OAuth2: "
         "`grant_type=password&username=...&password=...`) or JSON. A password in the URL is "
@@ -157,6 +159,7 @@ def logout(auth: AuthServiceDep, principal: OptionalUser, body: LogoutRequest | 
     "/password/change",
     response_model=TokenResponse,
     summary="Change the password",
+    dependencies=[PasswordCheckSlot],
     description="Ends every session of the account and returns tokens of a new one.",
     responses=error_responses(400, 401, 429),
 )

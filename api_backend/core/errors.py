@@ -9,6 +9,8 @@ from collections.abc import Mapping
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger(__name__)
@@ -113,9 +115,17 @@ async def _render_http_error(_request: Request, exc: Exception) -> JSONResponse:
     return error_response(exc.status_code, str(exc.detail), code, exc.headers)
 
 
+async def _render_database_error(_request: Request, exc: Exception) -> JSONResponse:
+    # Connection lost, pool exhausted, lock or serialisation timeouts: retrying may help.
+    log.error("database error: %s", type(exc).__name__)
+    return error_response(503, "the database is unavailable; try again later", "unavailable")
+
+
 def install_error_handler(app: FastAPI) -> None:
     app.add_exception_handler(AppError, _render_app_error)
     app.add_exception_handler(StarletteHTTPException, _render_http_error)
+    app.add_exception_handler(OperationalError, _render_database_error)
+    app.add_exception_handler(SQLAlchemyTimeoutError, _render_database_error)
 
 
 def error_responses(*statuses: int) -> dict[int | str, dict]:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import statistics
 import time
 import uuid
 
+import httpx
 import pytest
 
 from .conftest import PASSWORD, register
@@ -272,3 +274,24 @@ def test_refresh_accepts_the_oauth2_form(client, account):
     )
     assert answer.status_code == 200
     assert answer.headers["cache-control"] == "no-store"
+
+
+def test_a_login_burst_leaves_worker_threads_to_other_routes(api_server, account):
+    """60 logins at once queue for a few hashing slots on the event loop; a route that needs
+    a worker thread (GET /auth/me) is still served while they wait."""
+    url = api_server.base_url
+    body = {"username": account.username, "password": PASSWORD}
+    with concurrent.futures.ThreadPoolExecutor(max_workers=61) as pool:
+        logins = [
+            pool.submit(httpx.post, url + "/auth/password", json=body, timeout=60)
+            for _ in range(60)
+        ]
+        time.sleep(0.2)  # let the burst arrive
+        started = time.perf_counter()
+        me = httpx.get(url + "/auth/me", headers=account.headers, timeout=60)
+        me_s = time.perf_counter() - started
+        pending_after_me = sum(not f.done() for f in logins)
+        assert all(f.result().status_code == 200 for f in logins)
+    assert me.status_code == 200
+    assert pending_after_me > 0, "the burst ended before /auth/me was answered"
+    assert me_s < 1.0, me_s

@@ -12,12 +12,12 @@ from pydantic import ValidationError
 from sqlalchemy import create_engine, inspect
 
 from api_backend.core.config import Settings
-from api_backend.main import load_settings
+from api_backend.main import create_app, load_settings
 from api_backend.migrate import VERSION_TABLE, pending_revisions, upgrade_database
 from tests.support import postgres
 from tests.support.servers import AppProcess
 
-from .conftest import PASSWORD, api_env, register
+from .conftest import PASSWORD, TestClient, api_env, register
 
 REAL = {
     "jwt_secret": secrets.token_urlsafe(40),
@@ -242,3 +242,27 @@ def test_framework_errors_have_the_same_shape(client):
     }
     wrong = client.put("/healthz")
     assert wrong.status_code == 405 and wrong.json()["code"] == "method_not_allowed"
+
+
+def test_database_outage_answers_503_not_500(s3_endpoint, api_bucket):
+    db = postgres.create_database("bs_api_down")
+    upgrade_database(db.sqlalchemy_url)
+    env = api_env(db, s3_endpoint, api_bucket, DB_WAIT_S="0")
+    settings = Settings(**{name.lower(): value for name, value in env.items()})
+    try:
+        with TestClient(create_app(settings), client=("203.0.113.30", 1)) as app:
+            account = register(app)
+            postgres.drop_database(db)  # the database goes away under the running service
+            login = app.post(
+                "/auth/password", json={"username": account.username, "password": PASSWORD}
+            )
+            assert login.status_code == 503 and login.json()["code"] == "unavailable"
+            assert app.get("/auth/me", headers=account.headers).status_code == 503
+            assert app.get("/readyz").status_code == 503
+            # Token checks need no database: presigning still works.
+            presign = app.post(
+                "/storage/presign/upload", params={"object_name": "a.h5"}, headers=account.headers
+            )
+            assert presign.status_code == 200
+    finally:
+        postgres.drop_database(db)
