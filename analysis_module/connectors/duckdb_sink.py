@@ -186,11 +186,10 @@ class DuckDBSink:
         self._insert("job_summary", summary)
 
     def _insert(self, table_name: str, rows: pa.Table) -> None:
-        self.con.register("_rows", rows)
-        try:
-            self.con.execute(f"INSERT INTO {self.table(table_name)} BY NAME SELECT * FROM _rows")
-        finally:
-            self.con.unregister("_rows")
+        # Positional insert: every table is created with its Arrow schema's column order (the
+        # migrations too; a test holds them together). A relation, unlike a registered view,
+        # does not keep the chunk alive until COMMIT, so a long job streams in bounded memory.
+        self.con.from_arrow(rows).insert_into(self.table(table_name))
 
     def close(self) -> None:
         self.con.close()

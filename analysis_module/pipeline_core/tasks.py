@@ -8,6 +8,7 @@ CPUUtilization, CPUFrequency, GPU fields) come from the group's first row, the r
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -73,57 +74,73 @@ class TaskSamples:
     figures: TaskFigures
 
 
-def _column(table: pa.Table, name: str) -> np.ndarray | None:
+def _numpy(table: pa.Table, name: str) -> np.ndarray | None:
     if name not in table.column_names:
         return None
-    return table.column(name).to_numpy().astype(np.float64, copy=False)
+    return table.column(name).to_numpy()  # zero-copy for a single-chunk column without nulls
 
 
-def _group_starts(sorted_keys: list[np.ndarray]) -> np.ndarray:
-    change = np.zeros(len(sorted_keys[0]), dtype=bool)
-    change[0] = True
-    for key in sorted_keys:
-        change[1:] |= key[1:] != key[:-1]
-    return np.flatnonzero(change)
+def _sorted(values: np.ndarray) -> bool:
+    return bool(np.all(values[1:] >= values[:-1]))
+
+
+class _EpochGrid:
+    """Accumulators indexed by EpochTime; dense over the span when it is compact."""
+
+    def __init__(self, epoch: np.ndarray):
+        self.low = int(epoch.min())
+        span = int(epoch.max()) - self.low + 1
+        # Whole-second samples make the span about the row count; wild clocks fall back.
+        self.unique = None if span <= 4 * len(epoch) + 1024 else np.unique(epoch)
+        size = span if self.unique is None else len(self.unique)
+        self.count = np.zeros(size, dtype=np.int64)
+        self.first_elapsed = np.full(size, np.iinfo(np.int64).max)
+        self.sums = {name: np.zeros(size) for name in (*DELTA_COLUMNS, *FIRST_ROW_COLUMNS)}
+        self.seen = {name: np.zeros(size, dtype=np.int64) for name in self.sums}
+
+    def index(self, epochs: np.ndarray) -> np.ndarray:
+        if self.unique is None:
+            return epochs - self.low
+        return np.searchsorted(self.unique, epochs)
+
+    def add(self, index: np.ndarray, name: str, values: np.ndarray) -> None:
+        # `index` is unique within one rank, so plain fancy-index addition is exact.
+        finite = ~np.isnan(values)
+        self.sums[name][index] += np.where(finite, values, 0.0)
+        self.seen[name][index] += finite
+
+    def epochs(self, present: np.ndarray) -> np.ndarray:
+        return present + self.low if self.unique is None else self.unique[present]
 
 
 def aggregate_tasks(table: pa.Table) -> TaskSamples | None:
-    """Vectorised: group rows by (rank, epoch), then by epoch over ranks."""
+    """One pass per rank: group its rows by epoch, then add them onto an epoch grid.
+
+    Memory stays at one rank's rows plus the grid, whatever the number of ranks.
+    """
     if table is None or table.num_rows == 0:
         return None
     rank = table.column("rank").to_numpy()
+    if not _sorted(rank):
+        table = table.take(np.argsort(rank, kind="stable"))
+        rank = table.column("rank").to_numpy()
     epoch = table.column("epoch_s").to_numpy()
     elapsed = table.column("elapsed_s").to_numpy()
-    order = np.lexsort((np.arange(len(epoch)), epoch, rank))
-    rank_s, epoch_s = rank[order], epoch[order]
-    starts = _group_starts([rank_s, epoch_s])
-
-    values = {}
-    for name in DELTA_COLUMNS:
-        raw = _column(table, name)
-        values[name] = np.add.reduceat(raw[order], starts) if raw is not None else None
-    for name in FIRST_ROW_COLUMNS:
-        raw = _column(table, name)
-        values[name] = raw[order][starts] if raw is not None else None
-    g_rank, g_epoch, g_elapsed = rank_s[starts], epoch_s[starts], elapsed[order][starts]
-    _blank_unreliable_gpu_memory(values, g_rank)
-
-    figures = _figures(g_rank, g_epoch, values)
-    epochs, inverse = np.unique(g_epoch, return_inverse=True)
-    counts = np.bincount(inverse)
+    raw = {name: _numpy(table, name) for name in (*DELTA_COLUMNS, *FIRST_ROW_COLUMNS)}
+    grid = _EpochGrid(epoch)
+    figures = TaskFigures()
+    bounds = np.concatenate([[0], np.flatnonzero(np.diff(rank)) + 1, [len(rank)]])
+    for lo, hi in itertools.pairwise(bounds):
+        figures = figures.plus(_add_rank(grid, epoch[lo:hi], elapsed[lo:hi], raw, lo, hi))
+    present = np.flatnonzero(grid.count)
+    counts = grid.count[present]
 
     def total(name, scale=1.0):
-        if values[name] is None:
-            return np.full(len(epochs), np.nan)
-        finite = np.nan_to_num(values[name], nan=0.0)
-        sums = np.bincount(inverse, weights=finite, minlength=len(epochs)) / scale
-        seen = np.bincount(inverse, weights=~np.isnan(values[name]), minlength=len(epochs))
-        return np.where(seen > 0, sums, np.nan)
+        sums, seen = grid.sums[name][present], grid.seen[name][present]
+        return np.where(seen > 0, sums / scale, np.nan)
 
-    freq = values["cpu_frequency"]
+    freq = raw["cpu_frequency"]
     freq_scale = 1000.0 if freq is not None and np.nanmedian(freq) > KHZ_THRESHOLD else 1.0
-    first_elapsed = np.full(len(epochs), np.iinfo(np.int64).max)
-    np.minimum.at(first_elapsed, inverse, g_elapsed)
     columns = {
         "n_tasks_sampled": counts.astype(np.int32),
         "cpu_util_pct": total("cpu_util_pct"),
@@ -136,26 +153,36 @@ def aggregate_tasks(table: pa.Table) -> TaskSamples | None:
         "gpu_util_pct": total("gpu_util_pct"),
         "gpu_mem_mib": total("gpu_mem_mib"),
     }
-    return TaskSamples(epochs, first_elapsed, columns, figures)
+    return TaskSamples(grid.epochs(present), grid.first_elapsed[present], columns, figures)
 
 
-def _blank_unreliable_gpu_memory(values: dict, g_rank: np.ndarray) -> None:
-    """GPUMemMB is not written on a task's first record and is garbage when untracked."""
-    mem = values.get("gpu_mem_mib")
-    if mem is None:
-        return
-    mem = mem.copy()
-    first_of_rank = np.ones(len(g_rank), dtype=bool)
-    first_of_rank[1:] = g_rank[1:] != g_rank[:-1]
-    mem[first_of_rank | (mem > GPU_MEM_CEILING_MIB) | (mem < 0)] = np.nan
-    values["gpu_mem_mib"] = mem
+def _add_rank(grid, epoch, elapsed, raw, lo, hi) -> TaskFigures:
+    """Adds one rank's rows to the grid; returns that task's own figures."""
+    order = None if _sorted(epoch) else np.argsort(epoch, kind="stable")
+    if order is not None:
+        epoch, elapsed = epoch[order], elapsed[order]
+    starts = np.concatenate([[0], np.flatnonzero(np.diff(epoch)) + 1])
+    index = grid.index(epoch[starts])
+    grid.count[index] += 1
+    np.minimum.at(grid.first_elapsed, index, elapsed[starts])
+    per_task = {}
+    for name in (*DELTA_COLUMNS, *FIRST_ROW_COLUMNS):
+        if raw[name] is None:
+            per_task[name] = None
+            continue
+        values = raw[name][lo:hi].astype(np.float64)
+        if order is not None:
+            values = values[order]
+        values = np.add.reduceat(values, starts) if name in DELTA_COLUMNS else values[starts]
+        if name == "gpu_mem_mib":  # not written on a task's first record; garbage untracked
+            values[0] = np.nan
+            values[(values > GPU_MEM_CEILING_MIB) | (values < 0)] = np.nan
+        grid.add(index, name, values)
+        per_task[name] = values
+    return _task_figures(epoch[starts], per_task)
 
 
-def _figures(g_rank: np.ndarray, g_epoch: np.ndarray, values: dict) -> TaskFigures:
-    rank_starts = _group_starts([g_rank])
-    rank_ends = np.append(rank_starts[1:], len(g_rank)) - 1
-    wall = float(np.sum(g_epoch[rank_ends] - g_epoch[rank_starts]))
-
+def _task_figures(epochs: np.ndarray, values: dict) -> TaskFigures:
     def total(name):
         return float(np.nansum(values[name])) if values[name] is not None else 0.0
 
@@ -165,8 +192,8 @@ def _figures(g_rank: np.ndarray, g_epoch: np.ndarray, values: dict) -> TaskFigur
         read_mib=total("read_mib"),
         write_mib=total("write_mib"),
         max_rss_mib=float(np.nanmax(rss)) / KIB_PER_MIB if rss is not None else None,
-        task_wall_s=wall,
-        first_epoch=int(g_epoch.min()),
-        last_epoch=int(g_epoch.max()),
-        n_tasks=len(rank_starts),
+        task_wall_s=float(epochs[-1] - epochs[0]),
+        first_epoch=int(epochs[0]),
+        last_epoch=int(epochs[-1]),
+        n_tasks=1,
     )
