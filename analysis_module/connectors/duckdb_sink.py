@@ -220,6 +220,16 @@ class DuckDBJobWriter:
                     sink._insert("job_step_node", breakdown)
                 sink._replace_summary(self.source, summary)
                 sink.con.execute("COMMIT")
+            except duckdb.Error as exc:
+                self.abort()
+                if "table_name" in str(exc) and (
+                    "duplicate key" in str(exc) or "unique" in str(exc).lower()
+                ):
+                    # Another source claimed the same free name first; a retry picks a new one.
+                    raise TransientError(
+                        f"table name {self.table_name} was taken concurrently; retry"
+                    ) from exc
+                raise
             except BaseException:
                 self.abort()
                 raise

@@ -6,6 +6,7 @@ import pytest
 
 from analysis_module.connectors.errors import TransientError
 from analysis_module.migrate import upgrade_database
+from analysis_module.pipeline_core.records import breakdown_table, summary_table
 from analysis_module.pipeline_core.schema import JOB_STEP_NODE, JOB_SUMMARY, JOB_TIMESERIES
 from analysis_module.runner import FactorOptions, build_runner
 from analysis_module.settings import AnalysisSettings
@@ -137,3 +138,21 @@ def test_unreachable_postgres_is_transient(pg_analysis):
     settings = AnalysisSettings(POSTGRES_HOST="127.0.0.1", POSTGRES_PORT=1, POSTGRES_DB="x")
     with pytest.raises(TransientError, match="PostgreSQL unreachable"):
         build_runner(settings)
+
+
+def test_a_table_name_taken_concurrently_is_a_retry_not_a_loss(
+    pg_analysis, pg_runner, examples_dir
+):
+    # Two workers picked the same free name at once; the first committed. The second must
+    # roll back completely and be retried (it then picks another name), never overwrite.
+    pg_runner.analyse_file(examples_dir / "job_4.h5", source="s3://b/one/job_4.h5")
+    before = scalar(pg_analysis, "SELECT count(*) FROM job_4")
+    late = pg_runner.sink.open_job("s3://b/two/job_4.h5", "job_4")
+    with pytest.raises(TransientError, match="taken"):
+        late.finish(
+            summary_table(source="s3://b/two/job_4.h5", status="ok", table_name="job_4"),
+            breakdown_table("s3://b/two/job_4.h5", []),
+        )
+    assert scalar(pg_analysis, "SELECT count(*) FROM job_4") == before
+    retried = pg_runner.analyse_file(examples_dir / "job_4.h5", source="s3://b/two/job_4.h5")
+    assert retried.status == "ok" and retried.table_name.startswith("job_4_")

@@ -60,7 +60,8 @@ class PythonProcess:
         self.log.close()
 
     def output(self) -> str:
-        self.log.flush()
+        if not self.log.closed:
+            self.log.flush()
         return Path(self.log.name).read_text(errors="replace")
 
     def __enter__(self) -> PythonProcess:
