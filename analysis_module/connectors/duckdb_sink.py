@@ -116,7 +116,8 @@ class DuckDBSink:
         return f'{self.prefix}"{name}"'
 
     def _refresh(self) -> None:
-        # Another process may have dropped or created tables since we last looked.
+        # Another process may have dropped or created tables since we last looked. Reloading
+        # the catalog costs time in proportion to the number of tables, so once per job.
         if self.is_postgres:
             self.con.execute("CALL pg_clear_cache()")
 
@@ -130,8 +131,8 @@ class DuckDBSink:
         return row[0] if row else None
 
     def open_job(self, source: str, table_name: str) -> DuckDBJobWriter:
+        """Call right after `owner_of_table`, which refreshed the catalog for this job."""
         with _transient("starting a job"):
-            self._refresh()
             self.con.execute("BEGIN TRANSACTION")
             try:
                 target = self.table(table_name)
