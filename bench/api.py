@@ -6,10 +6,11 @@
 Starts everything itself on 127.0.0.1: a fresh PostgreSQL database (the test server, see
 scripts/ensure-postgres.sh), moto's S3 server, the API with 2 uvicorn workers, and a minimal
 FastAPI app answering a constant (the ceiling), also with 2 workers. A keep-alive HTTP/1.1
-client measures, one phase after another: the constant app, presign upload, list, GET /jobs,
-then presign again while clients log in continuously (Argon2id must not stall the event
-loop). Prints requests/s, p50 and p99 side by side and checks the targets: presign >= half
-the ceiling; presign p99 while logins run <= 2x its p99 without.
+client measures the constant app, presign upload, list and GET /jobs in interleaved rounds
+(so other load on the machine hits them alike), then presign again while clients log in
+continuously (Argon2id must not stall the event loop). Prints requests/s, p50, p99 and the
+servers' CPU per request side by side and checks the targets: presign >= half the ceiling;
+presign p99 while logins run <= 2x its p99 without.
 
 Load stays on loopback, bounded in clients and time, and stops by itself.
 """
@@ -114,13 +115,22 @@ def cpu_seconds(pid: int) -> float:
 
 
 async def load(
-    port: int, requests: list[bytes], clients: int, seconds: float, name: str, pid: int
+    port: int,
+    requests: list[bytes],
+    clients: int,
+    seconds: float,
+    name: str,
+    pid: int,
+    phase: Phase | None = None,
 ) -> Phase:
-    phase = Phase(name, seconds)
+    """Run `clients` connections for `seconds`; add to `phase` when given (rounds)."""
+    if phase is None:
+        phase = Phase(name, 0.0, server_cpu_s=0.0)
     cpu_before = cpu_seconds(pid)
     deadline = time.perf_counter() + seconds
     await asyncio.gather(*(_client(port, requests, c, deadline, phase) for c in range(clients)))
-    phase.server_cpu_s = cpu_seconds(pid) - cpu_before
+    phase.seconds += seconds
+    phase.server_cpu_s += cpu_seconds(pid) - cpu_before
     return phase
 
 
@@ -213,17 +223,24 @@ async def measure(api: Server, ceiling: Server, token: str, login: bytes, args) 
     constant = [http_request("GET", "/constant", {})]
     n, seconds = args.clients, args.duration
 
-    async def run(server: Server, requests, name, clients=n, duration=seconds) -> Phase:
-        return await load(server.port, requests, clients, duration, name, server.pid)
+    async def run(server: Server, requests, name, clients=n, duration=seconds, phase=None):
+        return await load(server.port, requests, clients, duration, name, server.pid, phase)
 
     for server, requests in ((ceiling, constant), (api, presign), (api, jobs)):
         await run(server, requests, "warm-up", duration=min(1.0, seconds / 3))
-    phases = [
-        await run(ceiling, constant, "constant FastAPI app (ceiling)"),
-        await run(api, presign, "POST /storage/presign/upload"),
-        await run(api, listing, "GET /storage/list"),
-        await run(api, jobs, "GET /jobs"),
+    # Interleaved rounds, so a burst of other work on the machine hits all phases alike.
+    plan = [
+        (ceiling, constant, "constant FastAPI app (ceiling)"),
+        (api, presign, "POST /storage/presign/upload"),
+        (api, listing, "GET /storage/list"),
+        (api, jobs, "GET /jobs"),
     ]
+    phases: list[Phase | None] = [None] * len(plan)
+    for _ in range(args.rounds):
+        for i, (server, requests, name) in enumerate(plan):
+            phases[i] = await run(
+                server, requests, name, duration=seconds / args.rounds, phase=phases[i]
+            )
     under_logins, logins = await asyncio.gather(
         run(api, presign, "presign while logins run"),
         run(api, [login], "POST /auth/password", clients=args.login_clients),
@@ -236,7 +253,8 @@ async def measure(api: Server, ceiling: Server, token: str, login: bytes, args) 
 def report(phases: list[Phase], args) -> bool:
     ceiling, presign, _, _, under, _ = phases
     print(
-        f"\n{args.clients} clients x {args.duration:g} s per phase, {args.workers} uvicorn "
+        f"\n{args.clients} clients x {args.duration:g} s per phase ({args.rounds} interleaved "
+        f"rounds), {args.workers} uvicorn "
         f"workers per app, {args.login_clients} login clients in the last phase, "
         f"{os.cpu_count()} CPUs\n"
     )
@@ -276,12 +294,13 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--duration", type=float, default=20.0, help="seconds per phase")
     parser.add_argument("--login-clients", type=int, default=4)
+    parser.add_argument("--rounds", type=int, default=4, help="interleaved rounds per phase")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--quick", action="store_true", help="3 s per phase")
     parser.add_argument("--json", type=Path, help="also write the numbers to this file")
     args = parser.parse_args()
     if args.quick:
-        args.duration = 3.0
+        args.duration, args.rounds = 3.0, 1
     if args.clients < 1 or args.clients > 256 or not 0 < args.duration <= 120:
         parser.error("keep the load bounded: 1-256 clients, at most 120 s per phase")
 

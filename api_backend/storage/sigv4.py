@@ -28,7 +28,7 @@ def uri_encode(value: str, *, keep_slash: bool = False) -> str:
 
 
 def _hmac(key: bytes, message: str) -> bytes:
-    return hmac.new(key, message.encode("utf-8"), hashlib.sha256).digest()
+    return hmac.digest(key, message.encode("utf-8"), "sha256")
 
 
 class Presigner:
@@ -45,6 +45,8 @@ class Presigner:
         self._access_key = access_key
         self._secret_key = secret_key
         self._signing_keys: dict[str, bytes] = {}
+        self._credentials: dict[str, str] = {}  # date -> URI-encoded credential
+        self._encoded_names: dict[str, str] = {}  # signed header list -> URI-encoded
 
     def _signing_key(self, date_stamp: str) -> bytes:
         key = self._signing_keys.get(date_stamp)
@@ -57,6 +59,13 @@ class Presigner:
 
     def _scope(self, date_stamp: str) -> str:
         return f"{date_stamp}/{self._region}/s3/aws4_request"
+
+    def _encoded_credential(self, date_stamp: str) -> str:
+        encoded = self._credentials.get(date_stamp)
+        if encoded is None:
+            encoded = uri_encode(f"{self._access_key}/{self._scope(date_stamp)}")
+            self._credentials = {date_stamp: encoded}
+        return encoded
 
     def object_path(self, bucket: str, key: str) -> str:
         return f"{self._base_path}/{uri_encode(bucket)}/{uri_encode(key, keep_slash=True)}"
@@ -81,14 +90,17 @@ class Presigner:
             signed[name.lower()] = " ".join(value.split())
         names = sorted(signed)
         signed_names = ";".join(names)
+        encoded_names = self._encoded_names.get(signed_names)
+        if encoded_names is None:
+            encoded_names = self._encoded_names.setdefault(signed_names, uri_encode(signed_names))
         # Digits, letters and "T", "Z" need no encoding; only the credential, the header
-        # list and caller-supplied parameters do.
+        # list and caller-supplied parameters do (the first two are cached).
         params = [
             ("X-Amz-Algorithm", ALGORITHM),
-            ("X-Amz-Credential", uri_encode(f"{self._access_key}/{self._scope(date_stamp)}")),
+            ("X-Amz-Credential", self._encoded_credential(date_stamp)),
             ("X-Amz-Date", amz_date),
             ("X-Amz-Expires", str(int(expires_s))),
-            ("X-Amz-SignedHeaders", uri_encode(signed_names)),
+            ("X-Amz-SignedHeaders", encoded_names),
         ]
         params += [(uri_encode(k), uri_encode(v)) for k, v in (query or {}).items()]
         canonical_query = "&".join(f"{k}={v}" for k, v in sorted(params))
@@ -138,9 +150,7 @@ class Presigner:
             ],
         }
         encoded = base64.b64encode(json.dumps(policy, separators=(",", ":")).encode()).decode()
-        signature = hmac.new(
-            self._signing_key(date_stamp), encoded.encode("ascii"), hashlib.sha256
-        ).hexdigest()
+        signature = _hmac(self._signing_key(date_stamp), encoded).hex()
         fields = {
             "key": key,
             "Content-Type": content_type,
