@@ -184,7 +184,10 @@ def main(
             out = Console(width=160)
         out.print(_outcome_table(outcomes))
         where = "PostgreSQL" if settings.use_postgres else str(db or settings.duckdb_path)
-        err.print(f"{len(outcomes) - failed} analysed, {failed} failed; results in {where}")
+        err.print(
+            f"{len(outcomes) - failed} analysed, {failed} failed "
+            f"(integration: {settings.integration}); results in {where}"
+        )
     if failed:
         raise typer.Exit(1)
 

@@ -16,6 +16,11 @@ stamp="$venv/.installed-$extras"
 want="$(sha256sum "$root/pyproject.toml" | cut -d' ' -f1)"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "bootstrap: installing the project and its pinned dependencies into .venv" >&2
-  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -e "$root[$extras]"
+  log="$(mktemp)"
+  if ! "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -e "$root[$extras]" >"$log" 2>&1; then
+    cat "$log" >&2
+    exit 1
+  fi
+  rm -f "$log"
   echo "$want" > "$stamp"
 fi
