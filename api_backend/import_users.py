@@ -54,14 +54,14 @@ def import_users(session: Session, lines: Iterable[str]) -> tuple[int, list[str]
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .core.config import Settings
+    from .core.config import load_settings
     from .db import make_engine, make_session_factory
 
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1:
         print(__doc__.strip().splitlines()[2].strip(), file=sys.stderr)
         return 2
-    engine = make_engine(Settings())
+    engine = make_engine(load_settings())
     try:
         with make_session_factory(engine).begin() as session:
             imported, skipped = import_users(

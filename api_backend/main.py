@@ -14,11 +14,10 @@ from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
-from pydantic import ValidationError
 
 from .api.middleware import GuardAndMeasure
 from .auth.endpoints import router as auth_router
-from .core.config import Settings
+from .core.config import Settings, load_settings
 from .core.errors import install_error_handler
 from .core.logging import configure_logging
 from .health.endpoints import router as health_router
@@ -45,17 +44,6 @@ TAGS = [
     {"name": "jobs", "description": "Results of the analysis of your uploads."},
     {"name": "health", "description": "Liveness, readiness, metrics."},
 ]
-
-
-def load_settings() -> Settings:
-    """Settings from the environment; a configuration error names variables, never values."""
-    try:
-        return Settings()
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in exc.errors()
-        )
-        raise SystemExit(f"api_backend: invalid configuration: {problems}") from None
 
 
 @contextlib.asynccontextmanager

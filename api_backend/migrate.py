@@ -82,10 +82,10 @@ def pending_revisions(url: str | URL) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .core.config import Settings
+    from .core.config import load_settings
 
     args = sys.argv[1:] if argv is None else argv
-    url = Settings().sqlalchemy_url()
+    url = load_settings().sqlalchemy_url()
     if args[:1] == ["check"]:
         pending = pending_revisions(url)
         print("pending: " + (", ".join(pending) if pending else "none"))

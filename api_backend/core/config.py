@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import AliasChoices, Field, SecretStr, model_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import URL, make_url
 
@@ -51,8 +51,13 @@ def placeholder_reason(value: str) -> str | None:
 class Settings(BaseSettings):
     """Every variable the API reads; the names are the upper-case field names."""
 
+    # hide_input_in_errors: a validation error must never print the values (secrets).
     model_config = SettingsConfigDict(
-        case_sensitive=False, extra="ignore", frozen=True, populate_by_name=True
+        case_sensitive=False,
+        extra="ignore",
+        frozen=True,
+        populate_by_name=True,
+        hide_input_in_errors=True,
     )
 
     app_env: Literal["development", "production"] = "production"
@@ -217,3 +222,14 @@ class Settings(BaseSettings):
     def s3_credentials(self) -> tuple[str, str]:
         secret = self.minio_secret_key.get_secret_value() if self.minio_secret_key else ""
         return self.minio_access_key or "", secret
+
+
+def load_settings() -> Settings:
+    """Settings from the environment; a configuration error names variables, never values."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in exc.errors()
+        )
+        raise SystemExit(f"api_backend: invalid configuration: {problems}") from None

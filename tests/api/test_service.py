@@ -11,8 +11,8 @@ import pytest
 from pydantic import ValidationError
 from sqlalchemy import create_engine, inspect
 
-from api_backend.core.config import Settings
-from api_backend.main import create_app, load_settings
+from api_backend.core.config import Settings, load_settings
+from api_backend.main import create_app
 from api_backend.migrate import VERSION_TABLE, pending_revisions, upgrade_database
 from tests.support import postgres
 from tests.support.servers import AppProcess
@@ -61,7 +61,7 @@ def test_production_refuses_weak_configuration(changes, message):
     assert message in str(error.value)
     for secret in changes.values():
         if isinstance(secret, str) and len(secret) > 8:
-            assert secret not in str(error.value).split("input_value")[0]
+            assert secret not in str(error.value)
 
 
 def test_development_runs_with_defaults():
