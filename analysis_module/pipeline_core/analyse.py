@@ -9,7 +9,7 @@ handed to `emit` before the next pair is read.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import pyarrow as pa
@@ -129,6 +129,45 @@ def _window(series: Sequence[PowerSeries]) -> tuple[int, int] | None:
     )
 
 
+@dataclass
+class _Collected:
+    """What both passes found, keyed by (step, node) or node; every level is built from it."""
+
+    node_steps: Sequence[NodeStepLike]
+    step_series: dict[tuple, PowerSeries]
+    node_series: dict[str, PowerSeries]
+    node_energy: dict[str, EnergyFigures]
+    step_node_energy: dict[tuple, EnergyFigures] = field(default_factory=dict)
+    step_node_tasks: dict[tuple, TaskFigures] = field(default_factory=dict)
+
+    def keys(self, *, step: str | None = None, node: str | None = None) -> list[tuple]:
+        return [
+            (ns.step, ns.node)
+            for ns in self.node_steps
+            if (step is None or ns.step == step) and (node is None or ns.node == node)
+        ]
+
+    def tasks(self, keys: Sequence[tuple]) -> TaskFigures | None:
+        total = None
+        for part in (self.step_node_tasks[k] for k in keys if k in self.step_node_tasks):
+            total = part if total is None else total.plus(part)
+        return total
+
+    def step_power(self, keys: Sequence[tuple]) -> tuple[list, list]:
+        """Per-step figures use each step's own samples (never summed across steps)."""
+        return (
+            [self.step_node_energy[k] for k in keys if k in self.step_node_energy],
+            [self.step_series[k] for k in keys if k in self.step_series],
+        )
+
+    def node_power(self, nodes: Sequence[str]) -> tuple[list, list]:
+        """Node and job figures use each node's samples merged over its steps."""
+        return (
+            [self.node_energy[n] for n in nodes if n in self.node_energy],
+            [self.node_series[n] for n in nodes if n in self.node_series],
+        )
+
+
 def analyse_profile(
     profile: ProfileLike,
     *,
@@ -150,20 +189,22 @@ def analyse_profile(
         price=factors.price(*window) if window else None,
         carbon=factors.carbon(*window) if window else None,
     )
-
-    node_energy = {n: factor_set.figures(s, options)[0] for n, s in node_series.items()}
-    step_node_energy: dict[tuple, EnergyFigures] = {}
-    step_node_tasks: dict[tuple, TaskFigures] = {}
+    found = _Collected(
+        profile.node_steps,
+        step_series,
+        node_series,
+        {n: factor_set.figures(s, options)[0] for n, s in node_series.items()},
+    )
     for ns in profile.node_steps:
         key = (ns.step, ns.node)
         series = step_series.get(key)
         integration = figures = None
         if series is not None:
             figures, integration = factor_set.figures(series, options)
-            step_node_energy[key] = figures
+            found.step_node_energy[key] = figures
         tasks = aggregate_tasks(profile.read_tasks(ns)) if "Tasks" in ns.series else None
         if tasks is not None:
-            step_node_tasks[key] = tasks.figures
+            found.step_node_tasks[key] = tasks.figures
         rows = timeseries_table(
             ns.step,
             ns.node,
@@ -177,38 +218,20 @@ def analyse_profile(
         if rows is not None:
             emit(rows)
 
-    breakdown = _breakdown(
-        profile,
-        options,
-        steps,
-        nodes,
-        step_series,
-        node_series,
-        step_node_energy,
-        step_node_tasks,
-        node_energy,
-    )
-    all_tasks = _sum_tasks(step_node_tasks.values())
+    pue = options.pue
+    breakdown = _breakdown(found, steps, nodes, pue)
     summary = metrics_row(
-        list(node_energy.values()),
-        list(node_series.values()),
-        all_tasks,
+        *found.node_power(nodes),
+        found.tasks(found.keys()),
         n_nodes=len(nodes),
         n_steps=len(steps),
         n_tasks=_job_tasks(profile),
-        pue=options.pue,
+        pue=pue,
     )
     for row in (summary, *breakdown):
         row["price_source"] = factor_set.price.source if factor_set.price else None
         row["carbon_source"] = factor_set.carbon.source if factor_set.carbon else None
     return JobAnalysis(job_id=profile.job_id, summary=summary, breakdown=breakdown)
-
-
-def _sum_tasks(parts) -> TaskFigures | None:
-    total = None
-    for part in parts:
-        total = part if total is None else total.plus(part)
-    return total
 
 
 def _tasks_of(ns: NodeStepLike) -> int:
@@ -223,54 +246,40 @@ def _job_tasks(profile: ProfileLike) -> int:
     return max(per_step.values(), default=0)
 
 
-def _breakdown(
-    profile,
-    options,
-    steps,
-    nodes,
-    step_series,
-    node_series,
-    step_node_energy,
-    step_node_tasks,
-    node_energy,
-) -> list[dict]:
+def _breakdown(found: _Collected, steps: list, nodes: list, pue: float | None) -> list[dict]:
+    """Rows of job_step_node: each step on each node, each step, each node."""
     rows = []
-    for ns in profile.node_steps:
-        key = (ns.step, ns.node)
-        energy = [step_node_energy[key]] if key in step_node_energy else []
-        series = [step_series[key]] if key in step_series else []
+    for ns in found.node_steps:
+        keys = [(ns.step, ns.node)]
         metrics = metrics_row(
-            energy,
-            series,
-            step_node_tasks.get(key),
+            *found.step_power(keys),
+            found.tasks(keys),
             n_nodes=1,
             n_steps=1,
             n_tasks=_tasks_of(ns),
-            pue=options.pue,
+            pue=pue,
         )
         rows.append({"level": "step_node", "step": ns.step, "node": ns.node, **metrics})
     for step in steps:
-        keys = [(ns.step, ns.node) for ns in profile.node_steps if ns.step == step]
+        keys = found.keys(step=step)
         metrics = metrics_row(
-            [step_node_energy[k] for k in keys if k in step_node_energy],
-            [step_series[k] for k in keys if k in step_series],
-            _sum_tasks(step_node_tasks[k] for k in keys if k in step_node_tasks),
+            *found.step_power(keys),
+            found.tasks(keys),
             n_nodes=len(keys),
             n_steps=1,
-            n_tasks=sum(_tasks_of(ns) for ns in profile.node_steps if ns.step == step),
-            pue=options.pue,
+            n_tasks=sum(_tasks_of(ns) for ns in found.node_steps if ns.step == step),
+            pue=pue,
         )
         rows.append({"level": "step", "step": step, "node": None, **metrics})
     for node in nodes:
-        keys = [(ns.step, ns.node) for ns in profile.node_steps if ns.node == node]
+        keys = found.keys(node=node)
         metrics = metrics_row(
-            [node_energy[node]] if node in node_energy else [],
-            [node_series[node]] if node in node_series else [],
-            _sum_tasks(step_node_tasks[k] for k in keys if k in step_node_tasks),
+            *found.node_power([node]),
+            found.tasks(keys),
             n_nodes=1,
             n_steps=len(keys),
-            n_tasks=max((_tasks_of(ns) for ns in profile.node_steps if ns.node == node), default=0),
-            pue=options.pue,
+            n_tasks=max(_tasks_of(ns) for ns in found.node_steps if ns.node == node),
+            pue=pue,
         )
         rows.append({"level": "node", "step": None, "node": node, **metrics})
     return rows
