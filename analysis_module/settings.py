@@ -100,6 +100,9 @@ class AnalysisSettings(BaseSettings):
     worker_stalled_after_s: float = _env("WORKER_STALLED_AFTER_S", 60.0, gt=0)
     worker_stalled_check_s: float = _env("WORKER_STALLED_CHECK_S", 15.0, gt=0)
     worker_shutdown_grace_s: float = _env("WORKER_SHUTDOWN_GRACE_S", 60.0, ge=0)
+    # Worker: HTTP endpoint with /metrics, /healthz and /readyz; port 0 disables it.
+    worker_metrics_host: str = _env("WORKER_METRICS_HOST", "0.0.0.0")  # noqa: S104 - pod's own
+    worker_metrics_port: int = _env("WORKER_METRICS_PORT", 9101, ge=0, le=65535)
     # S3 client: timeouts and botocore's own retries (connection errors beyond them -> retry job).
     s3_connect_timeout_s: float = _env("S3_CONNECT_TIMEOUT_S", 5.0, gt=0)
     s3_read_timeout_s: float = _env("S3_READ_TIMEOUT_S", 60.0, gt=0)

@@ -13,6 +13,7 @@ import logging
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
+from enum import StrEnum
 from pathlib import Path, PurePosixPath
 from typing import Any, Protocol
 
@@ -176,8 +177,25 @@ class WorkerDeps:
     config: IngestConfig
 
 
-async def analyse_object(deps: WorkerDeps, key: str, *, job_attempt: int) -> str:
-    """Analyse the object's current content once; returns what happened, in a few words.
+class Outcome(StrEnum):
+    """How a job that did not fail ended (failures raise; the worker counts all of them)."""
+
+    OK = "ok"  # analysed, and the result recorded
+    SUPERSEDED = "superseded"  # nothing left to do, or a newer job records the result
+    REMOVED = "removed"  # the object is gone: its results are (or are about to be) marked so
+
+
+@dataclass(frozen=True)
+class JobResult:
+    outcome: Outcome
+    detail: str  # what happened, in a few words
+
+    def __str__(self) -> str:
+        return self.detail
+
+
+async def analyse_object(deps: WorkerDeps, key: str, *, job_attempt: int) -> JobResult:
+    """Analyse the object's current content once; returns how that ended.
 
     Raises `TransientError` when S3 or a database is unreachable (the job is retried) and
     `TerminalError` when the file or the object cannot be analysed (it is not).
@@ -197,7 +215,7 @@ async def analyse_object(deps: WorkerDeps, key: str, *, job_attempt: int) -> str
     if start.give_up:
         raise TerminalError(gave_up)
     if not start.run:
-        return start.reason or "skipped"
+        return JobResult(Outcome.SUPERSEDED, start.reason or "skipped")
 
     try:
         info = await asyncio.to_thread(deps.objects.head, key)
@@ -209,7 +227,7 @@ async def analyse_object(deps: WorkerDeps, key: str, *, job_attempt: int) -> str
             )
     except ObjectNotFound:
         await _object_vanished(deps, row)
-        return "object no longer exists"
+        return JobResult(Outcome.REMOVED, "object no longer exists")
     except TransientError as exc:
         await _note_transient_failure(deps, row, str(exc), job_attempt=job_attempt)
         raise
@@ -226,15 +244,18 @@ async def analyse_object(deps: WorkerDeps, key: str, *, job_attempt: int) -> str
 
     content = Content(etag, info.version_id, info.size)
     status = Status.OK if outcome.status == "ok" else Status.FAILED
-    await _finish(deps, row, content, status, outcome.error)
+    recorded = await _finish(deps, row, content, status, outcome.error)
     if status is Status.FAILED:
         raise TerminalError(outcome.error or "analysis failed")
-    return f"analysed {etag}"
+    if not recorded:
+        return JobResult(Outcome.SUPERSEDED, f"analysed {etag}; a newer job records the status")
+    return JobResult(Outcome.OK, f"analysed {etag}")
 
 
 async def _finish(
     deps: WorkerDeps, started: ObjectRow, content: Content, status: Status, error: str | None
-) -> None:
+) -> bool:
+    """Record the analysis' status unless the row moved on meanwhile; True when recorded."""
     async with deps.store.transaction() as tx:
         row = await tx.lock_object(started.bucket, started.key)
         if rules.finish_applies(
@@ -244,8 +265,9 @@ async def _finish(
             analysed_etag=content.etag,
         ):
             await tx.mark_finished(row, status=status, error=error, content=content)
-        else:
-            log.info("%s changed while it was analysed; a newer job writes", started.source)
+            return True
+    log.info("%s changed while it was analysed; a newer job writes", started.source)
+    return False
 
 
 async def _note_transient_failure(
@@ -278,21 +300,21 @@ def _gave_up(row: ObjectRow, reason: str | None) -> str:
     return f"{reason}: {row.error}" if row.error else (reason or "gave up")
 
 
-async def apply_removal(deps: WorkerDeps, key: str) -> str:
+async def apply_removal(deps: WorkerDeps, key: str) -> JobResult:
     """The object was removed: mark its results removed, unless it is back in the bucket."""
     config = deps.config
     async with deps.store.transaction() as tx:
         row = await tx.lock_object(config.bucket, key)
     if row is None or row.status is not Status.REMOVED:
-        return "object is not removed any more"
+        return JobResult(Outcome.SUPERSEDED, "object is not removed any more")
     try:
         info = await asyncio.to_thread(deps.objects.head, key)
     except ObjectNotFound:
         await deps.analyser.mark_removed(row.source)
-        return "results marked removed"
+        return JobResult(Outcome.REMOVED, "results marked removed")
     # Notifications are not ordered: the object was uploaded again after this removal.
     async with deps.store.transaction() as tx:
         decision = await observe_content(
             tx, key, Content(info.etag, info.version_id, info.size), config
         )
-    return f"object exists again: {decision.reason}"
+    return JobResult(Outcome.SUPERSEDED, f"object exists again: {decision.reason}")

@@ -4,6 +4,7 @@ Resources (the store, S3, the analysis engine) are built once per worker process
 tasks through procrastinate's job context (`additional_context["ingest"]`), never through
 module globals. Task names: `ingest:analyse_object`, `ingest:apply_removal`,
 `ingest:rescan_bucket` (periodic, INGEST_RESCAN_CRON) and `ingest:prune_history` (daily).
+The object tasks return the service's `JobResult`, whose outcome the worker counts.
 """
 
 from __future__ import annotations
@@ -25,6 +26,12 @@ def _deps(context: JobContext) -> service.WorkerDeps:
     return context.additional_context[CONTEXT_KEY]
 
 
+def _not_watched(bucket: str) -> service.JobResult:
+    return service.JobResult(
+        service.Outcome.SUPERSEDED, f"bucket {bucket!r} is not watched any more"
+    )
+
+
 def ingest_blueprint(settings: AnalysisSettings) -> Blueprint:
     """The tasks, with the retry policy and the rescan schedule of these settings."""
     blueprint = Blueprint()
@@ -33,20 +40,20 @@ def ingest_blueprint(settings: AnalysisSettings) -> Blueprint:
     @blueprint.task(name="analyse_object", pass_context=True, retry=retry)
     async def analyse_object(
         context: JobContext, bucket: str, key: str, etag: str | None = None
-    ) -> str:
+    ) -> service.JobResult:
         """Analyse the object's current content (`etag` is what the event announced)."""
         deps = _deps(context)
         if bucket != deps.config.bucket:
-            return f"bucket {bucket!r} is not watched any more"
+            return _not_watched(bucket)
         result = await service.analyse_object(deps, key, job_attempt=context.job.attempts)
         log.info("%s: %s", queue.object_lock(bucket, key), result)
         return result
 
     @blueprint.task(name="apply_removal", pass_context=True, retry=retry)
-    async def apply_removal(context: JobContext, bucket: str, key: str) -> str:
+    async def apply_removal(context: JobContext, bucket: str, key: str) -> service.JobResult:
         deps = _deps(context)
         if bucket != deps.config.bucket:
-            return f"bucket {bucket!r} is not watched any more"
+            return _not_watched(bucket)
         result = await service.apply_removal(deps, key)
         log.info("%s: %s", queue.object_lock(bucket, key), result)
         return result

@@ -28,11 +28,7 @@ from tests.deploy.manifests import (
 K8S_VERSIONS = ("1.29", "1.34")
 LONG_RUNNING = ("Deployment", "StatefulSet", "DaemonSet")
 # Long-running containers without probes, and why. Remove an entry when the reason goes.
-WITHOUT_PROBES = {
-    "analysis-worker": "python -m analysis_module.worker serves no HTTP endpoint to probe; "
-    "a worker that dies exits and is restarted, and jobs of a hung one are re-queued after "
-    "WORKER_STALLED_AFTER_S (procrastinate heartbeats)",
-}
+WITHOUT_PROBES: dict[str, str] = {}
 
 
 @pytest.fixture(scope="module")
@@ -123,6 +119,24 @@ def test_long_running_containers_have_probes(docs):
         for container in doc["spec"]["template"]["spec"]["containers"]:
             for probe in ("livenessProbe", "readinessProbe"):
                 assert probe in container, f"{_name(doc)} {container['name']} has no {probe}"
+
+
+def test_prometheus_scrapes_a_port_the_pods_serve(docs):
+    """Every long-running Deployment is scraped, on a port its container declares."""
+    for name, deployment in by_kind(docs, "Deployment").items():
+        template = deployment["spec"]["template"]
+        annotations = template["metadata"].get("annotations", {})
+        assert annotations.get("prometheus.io/scrape") == "true", name
+        assert annotations["prometheus.io/path"] == "/metrics", name
+        ports = {
+            port["containerPort"]
+            for container in template["spec"]["containers"]
+            for port in container.get("ports", [])
+        }
+        assert int(annotations["prometheus.io/port"]) in ports, name
+    worker = by_kind(docs, "Deployment")["analysis-worker"]["spec"]["template"]
+    config = by_kind(docs, "ConfigMap")["benchsuite-analysis"]["data"]
+    assert worker["metadata"]["annotations"]["prometheus.io/port"] == config["WORKER_METRICS_PORT"]
 
 
 def test_images_are_pinned(docs):
