@@ -90,9 +90,16 @@ def expected_authorization(token: str) -> str | None:
 
 
 def check_webhook_token(settings: AnalysisSettings) -> None:
-    """Outside development the listener refuses to start without a real token."""
+    """Without a real token the listener starts only where APP_ENV=development is set.
+
+    The analysis defaults to development so the batch CLI needs no configuration; a webhook
+    facing the network must not inherit that default by omission.
+    """
     token = settings.minio_webhook_auth_token.get_secret_value().strip()
-    if settings.app_env != "development" and token.lower() in PLACEHOLDER_SECRETS:
+    explicit_development = (
+        settings.app_env == "development" and "app_env" in settings.model_fields_set
+    )
+    if not explicit_development and token.lower() in PLACEHOLDER_SECRETS:
         raise RuntimeError(
             "refusing to start: MINIO_WEBHOOK_AUTH_TOKEN is empty or a placeholder "
             f"(APP_ENV={settings.app_env})"

@@ -201,10 +201,16 @@ def test_probes_and_metrics(listener, module_db, module_bucket, key, post_event)
     assert "ingest_webhook_record_seconds_bucket" in text
 
 
-def test_refuses_to_start_without_a_token_outside_development(module_db, s3_endpoint):
+@pytest.mark.parametrize("app_env", ["production", None])
+def test_refuses_to_start_without_a_token_outside_development(
+    module_db, s3_endpoint, app_env, monkeypatch
+):
     env = service_env(
-        module_db, s3_endpoint, "any-bucket", APP_ENV="production", MINIO_WEBHOOK_AUTH_TOKEN=""
+        module_db, s3_endpoint, "any-bucket", APP_ENV=app_env or "", MINIO_WEBHOOK_AUTH_TOKEN=""
     )
+    if app_env is None:  # development by omission is not enough for a network-facing webhook
+        del env["APP_ENV"]
+        monkeypatch.delenv("APP_ENV", raising=False)
     process = listener_process(env)
     PythonProcess.start(process)  # not AppProcess.start: we expect it never to answer
     try:
