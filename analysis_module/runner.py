@@ -87,8 +87,10 @@ def build_sink(settings: AnalysisSettings, duckdb_path: Path | None = None) -> R
             upgrade_database(dsn)
         except Exception as exc:  # psycopg/sqlalchemy errors: the server is not there yet
             raise TransientError(f"PostgreSQL unreachable: {' '.join(str(exc).split())}") from exc
-        return DuckDBSink.postgres(dsn)
-    return DuckDBSink.local(duckdb_path or settings.duckdb_path)
+        return DuckDBSink.postgres(dsn, memory_limit=settings.duckdb_memory_limit)
+    return DuckDBSink.local(
+        duckdb_path or settings.duckdb_path, memory_limit=settings.duckdb_memory_limit
+    )
 
 
 class Runner:

@@ -42,6 +42,10 @@ class AnalysisSettings(BaseSettings):
 
     # Local DuckDB file used when no PostgreSQL is configured.
     duckdb_path: Path = _env("DUCKDB_PATH", Path("analysis.duckdb"))
+    # DuckDB's memory for writing results (either sink); larger jobs spill to disk.
+    duckdb_memory_limit: str = _env(
+        "DUCKDB_MEMORY_LIMIT", "512MB", pattern=r"^\d+(\.\d+)?\s*[KMGT]i?B$"
+    )
 
     # S3-compatible object store (MinIO in the reference deployment).
     minio_endpoint: str | None = _env("MINIO_ENDPOINT")

@@ -24,6 +24,8 @@ from analysis_module.pipeline_core.schema import JOB_STEP_NODE, JOB_SUMMARY, JOB
 
 log = logging.getLogger(__name__)
 
+DEFAULT_MEMORY_LIMIT = "512MB"
+
 DUCKDB_TYPES = {
     pa.string(): "VARCHAR",
     pa.bool_(): "BOOLEAN",
@@ -77,9 +79,15 @@ class DuckDBSink:
         self.is_postgres = is_postgres
 
     @classmethod
-    def local(cls, path: Path) -> DuckDBSink:
+    def local(cls, path: Path, *, memory_limit: str = DEFAULT_MEMORY_LIMIT) -> DuckDBSink:
+        """A DuckDB file. A job's rows stay uncommitted until it ends; beyond `memory_limit`
+        DuckDB spills them to disk instead of holding the whole job in memory."""
         path.parent.mkdir(parents=True, exist_ok=True)
-        sink = cls(duckdb.connect(str(path)), "main.", is_postgres=False)
+        sink = cls(
+            duckdb.connect(str(path), config={"memory_limit": memory_limit}),
+            "main.",
+            is_postgres=False,
+        )
         sink.con.execute(
             f"CREATE TABLE IF NOT EXISTS main.job_summary ({column_ddl(JOB_SUMMARY, 'source')})"
         )
@@ -89,12 +97,13 @@ class DuckDBSink:
         return sink
 
     @classmethod
-    def postgres(cls, dsn: str) -> DuckDBSink:
+    def postgres(cls, dsn: str, *, memory_limit: str = DEFAULT_MEMORY_LIMIT) -> DuckDBSink:
         """Attach PostgreSQL; its tables come from the Alembic migrations (`migrate.py`)."""
         con = duckdb.connect(
             ":memory:",
             config={
                 "extension_directory": str(_private_extension_dir()),
+                "memory_limit": memory_limit,
                 "autoinstall_known_extensions": False,
                 "autoload_known_extensions": False,
             },
