@@ -113,9 +113,10 @@ def test_unknown_user_and_wrong_password_look_the_same(client, account):
         wrong.append(attempt(account.username))
     assert {(s, b) for _, s, b in unknown} == {(s, b) for _, s, b in wrong}
     assert unknown[0][1] == 401
-    # Both verify an Argon2 hash with the same parameters: the times match within noise.
+    # Both verify an Argon2 hash with the same parameters: the times match within noise
+    # (without the dummy hash an unknown name would answer about ten times faster).
     ratio = statistics.median(t for t, _, _ in unknown) / statistics.median(t for t, _, _ in wrong)
-    assert 0.6 < ratio < 1.6, ratio
+    assert 0.5 < ratio < 2.0, ratio
 
 
 def test_login_form_rejects_other_grants_and_media_types(client, account):
