@@ -9,6 +9,8 @@ from pathlib import PurePosixPath
 
 MAX_IDENTIFIER_BYTES = 63  # PostgreSQL truncates longer identifiers silently
 TABLE_NAME_RE = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+# Shared tables a profile named `summary.h5` or `step_node.h5` must never land in.
+RESERVED_TABLE_NAMES = frozenset({"job_summary", "job_step_node"})
 
 
 def source_stem(source: str) -> str:
@@ -25,7 +27,7 @@ def base_table_name(stem: str) -> str:
     """`job_<stem>` folded to `[a-z0-9_]`, at most 63 bytes; `job_5` stays `job_5`."""
     folded = re.sub(r"[^a-z0-9]+", "_", stem.lower()).strip("_") or "profile"
     name = folded if folded.startswith("job_") or folded == "job" else f"job_{folded}"
-    if len(name) > MAX_IDENTIFIER_BYTES:
+    if len(name) > MAX_IDENTIFIER_BYTES or name in RESERVED_TABLE_NAMES:
         # Keep the readable start and make the cut-off part count through a digest.
         name = f"{name[: MAX_IDENTIFIER_BYTES - 9]}_{_digest(stem)}"
     return name
