@@ -9,7 +9,7 @@ from analysis_module.settings import AnalysisSettings
 
 
 def configure_logging(settings: AnalysisSettings) -> None:
-    handler = logging.StreamHandler(sys.stderr)
+    handler = logging.StreamHandler(sys.stdout)
     if settings.log_json:
         from pythonjsonlogger.json import JsonFormatter
 

@@ -30,7 +30,7 @@ def configure_logging(level: str) -> None:
     logger = logging.getLogger("api_backend")
     logger.setLevel(level.upper())
     if not any(h.get_name() == _HANDLER_NAME for h in logger.handlers):
-        handler = logging.StreamHandler(sys.stderr)
+        handler = logging.StreamHandler(sys.stdout)
         handler.set_name(_HANDLER_NAME)
         handler.setFormatter(
             JsonFormatter("%(asctime)s %(levelname)s %(name)s %(message)s", timestamp=False)
