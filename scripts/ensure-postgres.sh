@@ -14,8 +14,11 @@ if command -v pg_isready >/dev/null && answers "$port"; then report "$port" "${T
 
 if command -v pg_ctlcluster >/dev/null && [ -d /etc/postgresql ] && [ -n "$(ls /etc/postgresql)" ]; then
   version="$(ls /etc/postgresql | sort -V | tail -n 1)"
-  pg_ctlcluster --skip-systemctl-redirect "$version" main start >&2 || true
-  for _ in $(seq 1 30); do answers "$port" && { report "$port"; exit 0; }; sleep 1; done
+  cluster_port="$(sed -n 's/^port *= *\([0-9]*\).*/\1/p' "/etc/postgresql/$version/main/postgresql.conf" 2>/dev/null)"
+  if [ "${cluster_port:-5432}" = "$port" ]; then
+    pg_ctlcluster --skip-systemctl-redirect "$version" main start >&2 || true
+    for _ in $(seq 1 30); do answers "$port" && { report "$port"; exit 0; }; sleep 1; done
+  fi
 fi
 
 bindir="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)"
