@@ -7,6 +7,7 @@ Writes are flushed here and committed once by the request (`SessionDep`).
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -29,7 +30,7 @@ from . import repository as repo
 from .passwords import check_password
 from .principal import Principal
 from .revocation import RevokedSessions
-from .schemas import RegisterResponse, TokenResponse, UserPublic
+from .schemas import USERNAME_PATTERN, RegisterResponse, TokenResponse, UserPublic
 from .throttle import Throttle
 
 log = logging.getLogger(__name__)
@@ -157,7 +158,10 @@ class AuthService:
     def login(self, username: str, password: str) -> TokenResponse:
         name = normalize_username(username)
         attempt = self.throttle.begin_password_check("login", name, self.client_ip)
-        user = repo.user_by_username(self.session, name)
+        # A name outside the registration pattern (NUL, control characters) belongs to no
+        # account; it is not sent to the database, and fails like any unknown name.
+        possible = re.fullmatch(USERNAME_PATTERN, name) is not None
+        user = repo.user_by_username(self.session, name) if possible else None
         usable = user is not None and user.is_active
         # An unknown name is checked against a dummy hash: same status, body and time.
         if not self._verify(user.password_hash if usable else None, password):

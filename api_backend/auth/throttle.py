@@ -30,7 +30,8 @@ PASSWORD_KINDS = ("login", "password_change")
 
 def account_key(username: str) -> str:
     """The ledger keeps a digest, not the name someone typed (it may be a mistyped password)."""
-    return hashlib.sha256(username.encode("utf-8")).hexdigest()
+    # surrogatepass: whatever a client sent (even a lone surrogate) gets a stable key.
+    return hashlib.sha256(username.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def _retry_after(oldest: datetime | None, window: timedelta, now: datetime) -> float:

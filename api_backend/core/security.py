@@ -33,7 +33,7 @@ CLOCK_SKEW_S = 5
 def normalize_password(password: str) -> bytes:
     """NFKC, as NIST SP 800-63B-4 recommends, so the same password typed on another keyboard
     or OS still matches. Nothing is trimmed or truncated."""
-    return unicodedata.normalize("NFKC", password).encode("utf-8")
+    return unicodedata.normalize("NFKC", password).encode("utf-8", "surrogatepass")
 
 
 def _lower_thread_priority() -> None:
@@ -118,7 +118,7 @@ def new_refresh_token() -> str:
 def refresh_token_digest(token: str) -> str:
     # A plain SHA-256 suffices: the token has 256 bits of entropy, so its digest can't be
     # reversed by guessing, and a database leak yields no usable refresh token.
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def create_access_token(settings: Settings, subject: str, session_id: str) -> tuple[str, int]:

@@ -119,6 +119,32 @@ def test_unknown_user_and_wrong_password_look_the_same(client, account):
     assert 0.5 < ratio < 2.0, ratio
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"username": "a\\u0000b", "password": "wrong wrong wrong wrong"}',
+        '{"username": "\\ud800x", "password": "\\udfff wrong wrong wrong"}',
+        '{"username": ";\\u0000\\u0091#\\u0013T", "password": "x"}',
+    ],
+)
+def test_names_no_account_can_have_fail_like_unknown_ones(client, body):
+    # NUL cannot reach PostgreSQL and a lone surrogate cannot be encoded: neither may be a 500.
+    answer = client.post(
+        "/auth/password", content=body, headers={"Content-Type": "application/json"}
+    )
+    assert answer.status_code in (400, 401), answer.text
+    assert answer.status_code == 401 or "detail" in answer.json()
+
+
+def test_a_refresh_token_that_cannot_be_encoded_is_just_invalid(client):
+    answer = client.post(
+        "/auth/refresh",
+        content='{"refresh_token": "\\udc80abc"}',
+        headers={"Content-Type": "application/json"},
+    )
+    assert answer.status_code in (400, 401), answer.text
+
+
 def test_login_form_rejects_other_grants_and_media_types(client, account):
     grant = client.post(
         "/auth/password",
