@@ -212,12 +212,10 @@ class DuckDBJobWriter:
         self.sink = sink
         self.source = source
         self.table_name = table_name
-        self.rows_written = 0
 
     def append_timeseries(self, rows: pa.Table) -> None:
         with _transient("writing samples"):
             self.sink._insert(self.table_name, rows)
-        self.rows_written += rows.num_rows
 
     def finish(self, summary: pa.Table, breakdown: pa.Table) -> None:
         sink = self.sink

@@ -151,12 +151,6 @@ class FactorSources:
                 carbon_g_per_kwh, unit="g/kWh", source="constant carbon intensity"
             )
 
-    @property
-    def price_label(self) -> str | None:
-        if self._smard is not None:
-            return f"SMARD ({SMARD_ATTRIBUTION})"
-        return self._price.source if self._price is not None else None
-
     def price(self, start_s: int, end_s: int) -> PiecewiseConstant | None:
         if self._smard is None:
             return self._price

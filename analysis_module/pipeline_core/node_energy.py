@@ -18,6 +18,7 @@ from analysis_module.pipeline_core.power import (
     clean_power,
     dedupe_by_epoch,
     select_power_source,
+    sum_power_fields,
 )
 
 TIME_COLUMNS = {"step", "node", "elapsed_s", "epoch_s"}
@@ -55,7 +56,7 @@ def power_series_from_table(
     gap_samples = 0
     if selection.kind == "gpu_sum":
         parts = [_clean(table.column(name), ceiling_w) for name in selection.power_fields]
-        watts = np.sum([p[0] for p in parts], axis=0)  # NaN in any GPU -> gap
+        watts = sum_power_fields([p[0] for p in parts])
         gap_samples = int(np.count_nonzero(np.isnan(watts)))
     elif selection.power_fields:
         watts, gap_samples = _clean(table.column(selection.power_fields[0]), ceiling_w)
