@@ -20,7 +20,9 @@ _FIRST_USER_BLOCK_OFFSET = 512
 # superblock versions 0/1 keep the addresses after 16 resp. 20 bytes of fixed fields
 _ADDRESS_START_BY_VERSION = {0: 24, 1: 28, 2: 12, 3: 12}
 _SIZE_OF_OFFSETS_AT = {0: 13, 1: 13, 2: 9, 3: 9}
-_CHUNK_CACHE_BYTES = 4 * 1024 * 1024
+# Every dataset is read whole, once: each chunk is touched one time, so a chunk cache only
+# holds memory (per open dataset) without saving a read.
+_CHUNK_CACHE_BYTES = 0
 
 
 def check_hdf5_file(path: str) -> None:
