@@ -105,7 +105,7 @@ def metrics_row(
         "peak_power_w": None,
         "peak_power_epoch": None,
     }
-    row.update(_energy_columns(energy, tts, pue))
+    row.update(_energy_columns(energy, tts, pue, n_nodes))
     if series:
         peak_w, peak_epoch = peak_power([(s.epoch_s, s.watts) for s in series])
         row["peak_power_w"], row["peak_power_epoch"] = peak_w, peak_epoch
@@ -113,7 +113,9 @@ def metrics_row(
     return row
 
 
-def _energy_columns(energy: Sequence[EnergyFigures], tts: float | None, pue: float | None):
+def _energy_columns(
+    energy: Sequence[EnergyFigures], tts: float | None, pue: float | None, n_nodes: int
+):
     if not energy:
         return {
             "energy_j": None,
@@ -145,7 +147,8 @@ def _energy_columns(energy: Sequence[EnergyFigures], tts: float | None, pue: flo
         "energy_kwh": energy_j / J_PER_KWH,
         "avg_power_w": energy_j / tts if tts else None,
         "edp_js": energy_j * tts if tts is not None else None,
-        "coverage": min(1.0, integrated_s / (len(energy) * tts)) if tts else None,
+        # A node that recorded no Energy at all is uncovered too (spec: nodes x duration).
+        "coverage": min(1.0, integrated_s / (max(n_nodes, len(energy)) * tts)) if tts else None,
         "gap_samples": sum(e.gap_samples for e in energy),
         "gap_intervals": sum(e.gap_intervals for e in energy),
         "component_energy_json": json.dumps(components, sort_keys=True) if components else None,

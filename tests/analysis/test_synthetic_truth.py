@@ -137,3 +137,30 @@ def test_gpu_task_fields_and_wrapped_elapsed_times(runner_factory, tmp_path):
     assert elapsed == [(-5,)]
     gpu = query(runner, f"SELECT count(gpu_util_pct) FROM {outcome.table_name}")
     assert gpu[0][0] > 0
+
+
+def test_a_node_without_energy_lowers_coverage(runner_factory, tmp_path):
+    t = epochs(11)
+    path = tmp_path / "job_half.h5"
+    write_job_file(
+        path,
+        job_id=12,
+        steps=[
+            StepSpec(
+                "0",
+                [
+                    NodeSpec(
+                        "n1",
+                        0,
+                        T0,
+                        energy={"NodePower": np.full(11, 100, np.uint64)},
+                        energy_epochs=t,
+                    ),
+                    NodeSpec("n2", 1, T0, tasks={0: TaskSeries(epochs=t)}),
+                ],
+            )
+        ],
+    )
+    s = runner_factory().analyse_file(path, source=str(path)).summary
+    assert s["n_nodes"] == 2 and s["energy_j"] == pytest.approx(1000)
+    assert s["coverage"] == pytest.approx(0.5)
