@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from analysis_module.pipeline_core.factors import PiecewiseConstant
 from analysis_module.pipeline_core.figures import (
@@ -47,6 +48,8 @@ class ProfileLike(Protocol):
 
     def read_energy(self, ns: NodeStepLike) -> pa.Table | None: ...
     def read_tasks(self, ns: NodeStepLike) -> pa.Table | None: ...
+    def read_network(self, ns: NodeStepLike) -> pa.Table | None: ...
+    def read_filesystem(self, ns: NodeStepLike) -> pa.Table | None: ...
 
 
 class FactorProvider(Protocol):
@@ -139,6 +142,10 @@ class _Collected:
     node_energy: dict[str, EnergyFigures]
     step_node_energy: dict[tuple, EnergyFigures] = field(default_factory=dict)
     step_node_tasks: dict[tuple, TaskFigures] = field(default_factory=dict)
+    other_spans: dict[tuple, tuple[int, int]] = field(default_factory=dict)
+
+    def spans(self, keys: Sequence[tuple]) -> list[tuple[int, int]]:
+        return [self.other_spans[k] for k in keys if k in self.other_spans]
 
     def keys(self, *, step: str | None = None, node: str | None = None) -> list[tuple]:
         return [
@@ -202,6 +209,8 @@ def analyse_profile(
         if series is not None:
             figures, integration = factor_set.figures(series, options)
             found.step_node_energy[key] = figures
+        if span := _other_series_span(profile, ns):
+            found.other_spans[key] = span
         tasks = aggregate_tasks(profile.read_tasks(ns)) if "Tasks" in ns.series else None
         if tasks is not None:
             found.step_node_tasks[key] = tasks.figures
@@ -227,11 +236,24 @@ def analyse_profile(
         n_steps=len(steps),
         n_tasks=_job_tasks(profile),
         pue=pue,
+        other_spans=found.spans(found.keys()),
     )
     for row in (summary, *breakdown):
         row["price_source"] = factor_set.price.source if factor_set.price else None
         row["carbon_source"] = factor_set.carbon.source if factor_set.carbon else None
     return JobAnalysis(job_id=profile.job_id, summary=summary, breakdown=breakdown)
+
+
+def _other_series_span(profile: ProfileLike, ns: NodeStepLike) -> tuple[int, int] | None:
+    """First and last EpochTime of the Network and Filesystem series of one step on a node."""
+    firsts, lasts = [], []
+    for name, read in (("Network", profile.read_network), ("Filesystem", profile.read_filesystem)):
+        table = read(ns) if name in ns.series else None
+        if table is not None and table.num_rows:
+            bounds = pc.min_max(table.column("epoch_s"))
+            firsts.append(bounds["min"].as_py())
+            lasts.append(bounds["max"].as_py())
+    return (min(firsts), max(lasts)) if firsts else None
 
 
 def _tasks_of(ns: NodeStepLike) -> int:
@@ -258,6 +280,7 @@ def _breakdown(found: _Collected, steps: list, nodes: list, pue: float | None) -
             n_steps=1,
             n_tasks=_tasks_of(ns),
             pue=pue,
+            other_spans=found.spans(keys),
         )
         rows.append({"level": "step_node", "step": ns.step, "node": ns.node, **metrics})
     for step in steps:
@@ -269,6 +292,7 @@ def _breakdown(found: _Collected, steps: list, nodes: list, pue: float | None) -
             n_steps=1,
             n_tasks=sum(_tasks_of(ns) for ns in found.node_steps if ns.step == step),
             pue=pue,
+            other_spans=found.spans(keys),
         )
         rows.append({"level": "step", "step": step, "node": None, **metrics})
     for node in nodes:
@@ -280,6 +304,7 @@ def _breakdown(found: _Collected, steps: list, nodes: list, pue: float | None) -
             n_steps=len(keys),
             n_tasks=max(_tasks_of(ns) for ns in found.node_steps if ns.node == node),
             pue=pue,
+            other_spans=found.spans(keys),
         )
         rows.append({"level": "node", "step": None, "node": node, **metrics})
     return rows

@@ -85,11 +85,17 @@ def metrics_row(
     n_steps: int,
     n_tasks: int,
     pue: float | None,
+    other_spans: Sequence[tuple[int | None, int | None]] = (),
 ) -> dict:
-    """One row of METRIC_FIELDS for any level (spec section 4)."""
+    """One row of METRIC_FIELDS for any level (spec section 4).
+
+    `other_spans` are the (first, last) EpochTimes of the level's Network and Filesystem
+    series: time-to-solution spans every series of the job.
+    """
     first, last = _span(
         *((e.first_epoch, e.last_epoch) for e in energy),
         (tasks.first_epoch, tasks.last_epoch) if tasks else (None, None),
+        *other_spans,
     )
     tts = float(last - first) if first is not None else None
     row: dict = {

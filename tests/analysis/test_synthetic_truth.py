@@ -164,3 +164,27 @@ def test_a_node_without_energy_lowers_coverage(runner_factory, tmp_path):
     s = runner_factory().analyse_file(path, source=str(path)).summary
     assert s["n_nodes"] == 2 and s["energy_j"] == pytest.approx(1000)
     assert s["coverage"] == pytest.approx(0.5)
+
+
+def test_time_to_solution_spans_network_and_filesystem_samples(runner_factory, tmp_path):
+    t = epochs(11)
+    late = epochs(3, step=10, start=T0 + 10)  # the last Lustre sample comes 10 s after power
+    node = NodeSpec(
+        "n1",
+        0,
+        T0,
+        energy={"NodePower": np.full(11, 100, np.uint64)},
+        energy_epochs=t,
+        filesystem={
+            "Reads": np.zeros(3, np.uint64),
+            "ReadMB": np.zeros(3),
+            "Writes": np.zeros(3, np.uint64),
+            "WriteMB": np.zeros(3),
+        },
+        filesystem_epochs=late,
+    )
+    path = tmp_path / "job_fs.h5"
+    write_job_file(path, job_id=13, steps=[StepSpec("0", [node])])
+    s = runner_factory().analyse_file(path, source=str(path)).summary
+    assert s["time_to_solution_s"] == 30.0
+    assert s["energy_j"] == pytest.approx(1000)
