@@ -7,6 +7,7 @@ from the bucket; `--rescan` enqueues the bucket's unanalysed objects for the wor
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import math
@@ -23,7 +24,7 @@ from rich.table import Table
 
 from analysis_module.cli_sources import ProfileInput, local_inputs, s3_inputs
 from analysis_module.connectors.errors import TransientError
-from analysis_module.runner import FactorOptions, JobOutcome, build_runner
+from analysis_module.runner import JobOutcome, build_runner, default_factor_options
 from analysis_module.settings import AnalysisSettings
 
 app = typer.Typer(add_completion=False, help=__doc__, rich_markup_mode=None)
@@ -155,19 +156,20 @@ def main(
     if rescan:
         _rescan(settings)
         return
-    factor_options = FactorOptions(
-        flat_price_eur_per_kwh=flat_price
-        if flat_price is not None
-        else settings.flat_price_eur_per_kwh,
-        price_file=price_file or settings.price_file,
-        fetch_price=fetch_price or settings.fetch_price,
+    # Flags given on the command line override the environment's factor settings.
+    flags = {
+        "flat_price_eur_per_kwh": flat_price,
+        "price_file": price_file,
+        "fetch_price": fetch_price or None,
+        "carbon_file": carbon_file,
+        "carbon_g_per_kwh": carbon_intensity,
+    }
+    factor_options = dataclasses.replace(
+        default_factor_options(settings),
         price_filter_id=price_filter_id,
         price_region=price_region,
         price_resolution=price_resolution,
-        carbon_file=carbon_file or settings.carbon_file,
-        carbon_g_per_kwh=carbon_intensity
-        if carbon_intensity is not None
-        else settings.carbon_intensity_g_per_kwh,
+        **{name: value for name, value in flags.items() if value is not None},
     )
     try:
         inputs = _inputs(settings, source, s3 or settings.minio_sync)
