@@ -191,7 +191,12 @@ def test_macros_expand_as_grafana_does():
 
 
 def _overview_span(results: Results) -> grafana_sql.TimeRange:
-    _, rows = results.query("SELECT min(start_time), max(end_time) FROM job_summary")
+    """A day either side of everything the overview plots: the jobs' run times and the times
+    their analyses were recorded (a failed analysis has no run time, only `analysed_at`)."""
+    _, rows = results.query(
+        "SELECT least(min(start_time), min(analysed_at)),"
+        " greatest(max(end_time), max(analysed_at)) FROM job_summary"
+    )
     start, end = rows[0]
     return grafana_sql.TimeRange(start - timedelta(days=1), end + timedelta(days=1))
 
