@@ -2,7 +2,8 @@
 
 A source holding `late-failure` fails in the breakdown step (after its samples were written
 inside the job's transaction) with the OSError that absurd times used to raise there; one
-holding `slow-analysis` takes 20 s in that step. Everything else is the production worker.
+holding `slow-analysis` takes 20 s in that step; one holding `defect` raises a RuntimeError
+there (an "internal error"). Everything else is the production worker.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ _real_breakdown = runner.breakdown_table
 def _breakdown(source, rows):
     if "late-failure" in source:
         raise OSError(75, "Value too large for defined data type")
+    if "defect" in source:
+        raise RuntimeError("a defect in the breakdown")
     if "slow-analysis" in source:
         time.sleep(20)
     return _real_breakdown(source, rows)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import urllib.parse
 import uuid
 
+import httpx
 import pytest
 
 from analysis_module.ingest.rescan import rescan
@@ -25,9 +26,11 @@ from tests.ingest.support import (
     upload,
     wait_until,
 )
+from tests.support.net import free_port, wait_for_http
 from tests.support.servers import PythonProcess
 
 FAULTY_WORKER = ["-m", "tests.ingest.faulty_worker"]
+CARBON_CSV = "start,carbon_g_per_kwh\n2020-01-01T00:00:00Z,300\n2030-01-01T00:00:00Z,300\n"
 
 
 @pytest.fixture
@@ -163,3 +166,42 @@ def test_a_configuration_failure_is_analysed_again_by_the_rescan_after_the_fix(
         row = wait_until(settled(ingest_db, s3_bucket, key, "ok"), what="the re-analysis")
     assert (row["error"], row["failure_kind"]) == (None, None)
     assert summary_row(ingest_db, row["source"])["status"] == "ok"
+
+
+def test_worker_is_unready_while_it_cannot_build_a_runner(
+    ingest_db, s3_endpoint, s3_bucket, s3, post_event, tmp_path
+):
+    carbon = tmp_path / "carbon.csv"
+    carbon.write_text(CARBON_CSV)
+    port = free_port()
+    readyz = f"http://127.0.0.1:{port}/readyz"
+    env = service_env(
+        ingest_db,
+        s3_endpoint,
+        s3_bucket,
+        CARBON_FILE=str(carbon),
+        WORKER_METRICS_HOST="127.0.0.1",
+        WORKER_METRICS_PORT=str(port),
+    )
+    worker = PythonProcess(FAULTY_WORKER, env)
+    with running(listener_process(env)) as listener, running(worker):
+        wait_for_http(f"http://127.0.0.1:{port}/healthz", is_alive=worker.alive)
+        wait_until(lambda: httpx.get(readyz, timeout=5).status_code == 200, what="ready")
+        defect = put_and_notify(s3, listener, post_event, s3_bucket, "defect")
+        row = wait_until(settled(ingest_db, s3_bucket, defect, "failed"), what="the defect")
+        assert (row["failure_kind"], row["error"]) == (
+            "internal",
+            "internal error: a defect in the breakdown",
+        )
+        # the runner that saw the defect was discarded; its replacement cannot be built
+        carbon.unlink()
+        key = put_and_notify(s3, listener, post_event, s3_bucket, "fine")
+        unready = wait_until(
+            lambda: (answer := httpx.get(readyz, timeout=5)).status_code == 503 and answer,
+            what="unready",
+        )
+        assert "cannot build an analysis runner" in unready.json()["detail"]
+        assert object_row(ingest_db, s3_bucket, key)["status"] in ("queued", "running")
+        carbon.write_text(CARBON_CSV)
+        row = wait_until(settled(ingest_db, s3_bucket, key, "ok"), timeout_s=60, what="ok")
+        assert httpx.get(readyz, timeout=5).status_code == 200
