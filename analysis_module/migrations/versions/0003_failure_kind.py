@@ -13,7 +13,8 @@ short; `lost_attempt` is the attempt last counted as a kill, so that several wor
 the same dead job count it once.
 
 Existing failed rows are classified from what the analysis recorded: a failed `job_summary`
-row for the same ETag that is not an internal error means the file; anything else is retried.
+row for the same ETag that is not an internal error means the file, "gave up after N attempts"
+an outage, anything else a defect; all but the first are retried.
 """
 
 from alembic import op
@@ -43,7 +44,9 @@ def upgrade() -> None:
                 SELECT 1 FROM job_summary s
                 WHERE s.source = o.source AND s.source_etag = o.etag AND s.status = 'failed'
                   AND coalesce(s.error, '') NOT LIKE 'internal error%'
-            ) THEN 'file' ELSE 'internal' END
+            ) THEN 'file'
+            WHEN o.error LIKE 'gave up after%' THEN 'transient'
+            ELSE 'internal' END
         WHERE o.status = 'failed'
         """
     )
