@@ -84,6 +84,18 @@ def test_late_failure_fails_that_file_only(ingest_db, s3_endpoint, s3_bucket, s3
     assert all(row["attempts"] == 1 for row in rows)
 
 
+def test_lost_database_connection_mid_analysis_is_retried_not_failed(
+    ingest_db, s3_endpoint, s3_bucket, s3, post_event
+):
+    env = service_env(ingest_db, s3_endpoint, s3_bucket)
+    with running(listener_process(env)) as listener, running(PythonProcess(FAULTY_WORKER, env)):
+        key = put_and_notify(s3, listener, post_event, s3_bucket, "lose-db")
+        row = wait_until(settled(ingest_db, s3_bucket, key, "ok", "failed"), what="verdict")
+    assert (row["status"], row["error"], row["failure_kind"]) == ("ok", None, None)
+    assert row["attempts"] == 2  # the first run met the dead connection and was retried
+    assert summary_row(ingest_db, row["source"])["status"] == "ok"
+
+
 def test_an_object_that_killed_its_worker_twice_is_failed_and_left_alone(
     ingest_db, s3_endpoint, s3_bucket, s3, link, post_event, monkeypatch
 ):
