@@ -134,6 +134,13 @@ def main(
     as_json: Annotated[
         bool, typer.Option("--json", help="One JSON object per source on stdout.")
     ] = False,
+    retry_failed: Annotated[
+        bool,
+        typer.Option(
+            "--retry-failed",
+            help="Only the sources whose last analysis failed (with --rescan: queue them again).",
+        ),
+    ] = False,
 ) -> None:
     """Analyse Slurm HDF5 profiles into energy, cost and CO2 figures."""
     overrides = {
@@ -154,7 +161,7 @@ def main(
     logging.getLogger("analysis_module.runner").setLevel(logging.ERROR)
 
     if rescan:
-        _rescan(settings)
+        _rescan(settings, retry_failed=retry_failed)
         return
     # Flags given on the command line override the environment's factor settings.
     flags = {
@@ -174,6 +181,9 @@ def main(
     try:
         inputs = _inputs(settings, source, s3 or settings.minio_sync)
         runner = build_runner(settings, factor_options=factor_options, duckdb_path=db)
+        if retry_failed:
+            failed_before = runner.failed_sources()
+            inputs = [item for item in inputs if item.source in failed_before]
     except (FileNotFoundError, ValueError, TransientError) as exc:
         err.print(f"[red]error:[/] {exc}")
         raise typer.Exit(2) from exc
@@ -229,11 +239,11 @@ def _run(runner, inputs, *, show_progress: bool, as_json: bool):
     return outcomes
 
 
-def _rescan(settings: AnalysisSettings) -> None:
+def _rescan(settings: AnalysisSettings, *, retry_failed: bool = False) -> None:
     from analysis_module.ingest.rescan import rescan
 
     try:
-        report = rescan(settings)
+        report = rescan(settings, retry_failed=retry_failed)
     except ValueError as exc:
         err.print(f"[red]error:[/] {exc}")
         raise typer.Exit(2) from exc

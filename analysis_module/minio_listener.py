@@ -8,6 +8,8 @@ missing or wrong one gets 401 and nothing is recorded. Every authentic request i
 `ingest_events`, and any analysis queued, in one PostgreSQL transaction before the answer:
 2xx means recorded (also for events we ignore or reject as malformed, so MinIO's persistent
 queue never blocks on them); 503 means the database could not record it, and MinIO retries.
+The body is read in chunks up to MAX_BODY_BYTES: a larger one is recorded as rejected and
+answered 413 without reading the rest.
 `GET /healthz` (process alive), `GET /readyz` (database reachable), `GET /metrics`.
 """
 
@@ -38,7 +40,12 @@ from analysis_module.connectors.ingest_store import (
     prepare_database,
 )
 from analysis_module.ingest import service
-from analysis_module.ingest.events import Notification, RejectedRecord, parse_notification
+from analysis_module.ingest.events import (
+    Notification,
+    RejectedRecord,
+    parse_notification,
+    storable_text,
+)
 from analysis_module.ingest.log_config import configure_logging
 from analysis_module.ingest.rescan import config_from
 from analysis_module.settings import PLACEHOLDER_SECRETS, AnalysisSettings
@@ -47,6 +54,7 @@ log = logging.getLogger("analysis_module.minio_listener")
 
 MAX_BODY_BYTES = 1024 * 1024  # MinIO sends one record (~2 KiB) per request
 RETRY_AFTER_S = "3"  # MinIO's own retry interval
+CLOSE = {"Connection": "close"}  # the unread rest of a body must not be taken for a request
 
 
 class Metrics:
@@ -130,14 +138,34 @@ async def require_token(request: Request, listener: ListenerDep) -> None:
 Authenticated = Depends(require_token)
 
 
+class BodyTooLarge(Exception):
+    def __init__(self, head: bytes):
+        super().__init__(f"body is larger than {MAX_BODY_BYTES} bytes")
+        self.head = head
+
+
+async def read_capped_body(request: Request) -> bytes:
+    """The body, read in chunks; stops as soon as it passes MAX_BODY_BYTES (chunked or not)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise BodyTooLarge(b"")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise BodyTooLarge(b"".join(chunks)[:2000])
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 async def receive_event(request: Request, listener: ListenerDep) -> JSONResponse:
-    body = await request.body()
-    if len(body) > MAX_BODY_BYTES:
-        preview = body[:2000].decode("utf-8", errors="replace")
-        reason = f"body of {len(body)} bytes is larger than {MAX_BODY_BYTES}"
-        notification = Notification([RejectedRecord(reason)], {"unparsed": preview})
-    else:
-        notification = parse_notification(body)
+    too_large = None
+    try:
+        notification = parse_notification(await read_capped_body(request))
+    except BodyTooLarge as exc:
+        too_large = exc
+        preview = storable_text(exc.head.decode("utf-8", errors="replace"))
+        notification = Notification([RejectedRecord(str(exc))], {"unparsed": preview})
     started = time.perf_counter()
     try:
         recorded = await service.record_notification(listener.store, notification, listener.config)
@@ -153,14 +181,17 @@ async def receive_event(request: Request, listener: ListenerDep) -> JSONResponse
     listener.metrics.requests.labels("recorded").inc()
     for item in recorded:
         listener.metrics.records.labels(item.disposition.value).inc()
-    return JSONResponse(
-        {
-            "recorded": [
-                {"disposition": item.disposition.value, "key": item.key, "reason": item.reason}
-                for item in recorded
-            ]
-        }
-    )
+    content = {
+        "recorded": [
+            {"disposition": item.disposition.value, "key": item.key, "reason": item.reason}
+            for item in recorded
+        ]
+    }
+    if too_large is not None:  # recorded as rejected; the rest of the body is never read
+        return JSONResponse(
+            content, status_code=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, headers=CLOSE
+        )
+    return JSONResponse(content)
 
 
 async def healthz() -> dict[str, str]:

@@ -1,27 +1,38 @@
 """Analyses one profile file end to end: read, compute, write, record the outcome.
 
 Shared by the batch CLI and the queue worker. A bad file never raises: it becomes a failed
-`job_summary` row with a one-line reason. Only infrastructure failures raise (TransientError),
-so a worker can retry them.
+`job_summary` row with a one-line reason and a failure kind (`file`, `config` or `internal`).
+Only infrastructure failures raise (TransientError), so a worker can retry them. Every step of
+a file (read, compute, summary, write) runs inside one guarded region whose every exit aborts
+the DuckDB transaction; after an unexpected error the runner replaces its database connection,
+so one file's failure never touches the next file.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from analysis_module.connectors.duckdb_sink import DuckDBSink
-from analysis_module.connectors.errors import TransientError
+from analysis_module.connectors.duckdb_sink import DuckDBSink, is_connection_failure
+from analysis_module.connectors.errors import ConfigurationError, TransientError
 from analysis_module.connectors.factor_sources import FactorSources, SmardClient
 from analysis_module.pipeline_core.analyse import AnalysisOptions, analyse_profile
 from analysis_module.pipeline_core.naming import table_name_for
+from analysis_module.pipeline_core.power import POWER_SCOPE_BY_PLUGIN
 from analysis_module.pipeline_core.records import breakdown_table, summary_table
 from analysis_module.pipeline_core.sink import ResultSink
 from analysis_module.processing import ProfileError, open_profile
 from analysis_module.settings import AnalysisSettings
 
 log = logging.getLogger(__name__)
+
+# JobOutcome.failure_kind: who is to blame (the event pipeline retries all but the file's).
+FILE = "file"
+CONFIG = "config"
+INTERNAL = "internal"
 
 
 @dataclass(frozen=True)
@@ -32,6 +43,7 @@ class JobOutcome:
     table_name: str | None = None
     job_id: str | None = None
     summary: dict = field(default_factory=dict)
+    failure_kind: str | None = None  # FILE | CONFIG | INTERNAL when failed
 
 
 @dataclass(frozen=True)
@@ -93,40 +105,74 @@ def build_sink(settings: AnalysisSettings, duckdb_path: Path | None = None) -> R
     )
 
 
+class AnalysisCancelled(BaseException):
+    """The caller gave up on this analysis (its time budget ran out); nothing is recorded."""
+
+
 class Runner:
-    def __init__(self, sink: ResultSink, factors: FactorSources, options: AnalysisOptions):
+    def __init__(
+        self,
+        sink: ResultSink,
+        factors: FactorSources,
+        options: AnalysisOptions,
+        *,
+        sink_factory: Callable[[], ResultSink] | None = None,
+    ):
         self.sink = sink
         self.factors = factors
         self.options = options
+        self.sink_factory = sink_factory
+        # True after an error this runner did not expect: a pool must not hand it out again.
+        self.saw_unexpected_error = False
+        self._cancelled = threading.Event()
+
+    def cancel(self) -> None:
+        """From another thread: stop the running analysis at its next step, record nothing,
+        close the connection. The runner is not usable afterwards."""
+        self._cancelled.set()
+
+    def _check_cancelled(self) -> None:
+        if self._cancelled.is_set():
+            raise AnalysisCancelled("the analysis was cancelled")
 
     def analyse_file(
-        self, path: Path, *, source: str, owner: str | None = None, etag: str | None = None
+        self,
+        path: Path,
+        *,
+        source: str,
+        owner: str | None = None,
+        etag: str | None = None,
+        label: str | None = None,
     ) -> JobOutcome:
+        """`label`: how reasons name the file instead of `path` (a worker's temporary copy)."""
         common = {"source": source, "owner": owner, "etag": etag, "integration": self.options.rule}
+        hide = (str(path), label) if label else None
+        problem = self._configuration_problem()
+        if problem is not None:
+            return self._failed(common, None, problem, CONFIG)
         try:
             profile = open_profile(path)
         except (ProfileError, OSError) as exc:
-            return self._failed(common, None, _reason(exc))
-        with profile:
+            return self._failed(common, None, _reason(exc, hide), FILE)
+        try:
+            with profile:
+                return self._analyse_profile(profile, common, hide)
+        except AnalysisCancelled:
+            self.close()
+            raise
+
+    def _analyse_profile(self, profile, common: dict, hide: tuple[str, str] | None) -> JobOutcome:
+        source = common["source"]
+        writer = None
+        try:
             table_name = table_name_for(source, self.sink.owner_of_table)
             writer = self.sink.open_job(source, table_name)
-            try:
-                result = analyse_profile(
-                    profile,
-                    options=self.options,
-                    factors=self.factors,
-                    emit=writer.append_timeseries,
-                )
-            except TransientError:
-                writer.abort()
-                raise
-            except (ProfileError, OSError) as exc:
-                writer.abort()
-                return self._failed(common, profile.job_id, _reason(exc))
-            except Exception as exc:  # a defect: record it visibly instead of losing the file
-                writer.abort()
-                log.exception("analysis of %s failed unexpectedly", source)
-                return self._failed(common, profile.job_id, f"internal error: {_reason(exc)}")
+
+            def emit(rows) -> None:
+                self._check_cancelled()
+                writer.append_timeseries(rows)
+
+            result = analyse_profile(profile, options=self.options, factors=self.factors, emit=emit)
             summary = summary_table(
                 **common,
                 status="ok",
@@ -134,14 +180,71 @@ class Runner:
                 table_name=table_name,
                 metrics=result.summary,
             )
-            writer.finish(summary, breakdown_table(source, result.breakdown))
-        return JobOutcome(source, "ok", None, table_name, result.job_id, summary.to_pylist()[0])
+            breakdown = breakdown_table(source, result.breakdown)
+            self._check_cancelled()
+            writer.finish(summary, breakdown)
+        except TransientError:
+            self._abort(writer)
+            self.saw_unexpected_error = True  # its connection may be dead
+            raise
+        except (ProfileError, OSError) as exc:  # the file's content (OSError: a value overflows)
+            self._abort(writer)
+            return self._failed(common, profile.job_id, _reason(exc, hide), FILE)
+        except ConfigurationError as exc:
+            self._abort(writer)
+            return self._failed(common, profile.job_id, _reason(exc, hide), CONFIG)
+        except Exception as exc:  # a defect: record it visibly instead of losing the file
+            self._abort(writer)
+            self.saw_unexpected_error = True
+            if is_connection_failure(exc):
+                raise TransientError(f"database connection lost: {_reason(exc, hide)}") from exc
+            log.exception("analysis of %s failed unexpectedly", source)
+            self._renew_sink()
+            reason = f"internal error: {_reason(exc, hide)}"
+            return self._failed(common, profile.job_id, reason, INTERNAL)
+        except BaseException:  # cancelled, interrupted: abort and pass it on
+            self._abort(writer)
+            raise
+        row = summary.to_pylist()[0]
+        return JobOutcome(source, "ok", None, table_name, result.job_id, row)
 
-    def _failed(self, common: dict, job_id: str | None, reason: str) -> JobOutcome:
+    def _configuration_problem(self) -> str | None:
+        plugin = self.options.power_plugin
+        if plugin and plugin.lower() not in POWER_SCOPE_BY_PLUGIN:
+            known = ", ".join(sorted(POWER_SCOPE_BY_PLUGIN))
+            return f"configuration error: ENERGY_PLUGIN {plugin!r} is not one of {known}"
+        return None
+
+    def _abort(self, writer) -> None:
+        if writer is None:
+            return
+        try:
+            writer.abort()
+        except Exception:
+            log.warning("could not abort the transaction of %s", writer.source, exc_info=True)
+            self.saw_unexpected_error = True
+            self._renew_sink()
+
+    def _renew_sink(self) -> None:
+        """A fresh database connection for the next file (the old one saw an error)."""
+        if self.sink_factory is None:
+            return
+        old, self.sink = self.sink, self.sink_factory()
+        try:
+            old.close()
+        except Exception:
+            log.warning("closing a failed database connection failed", exc_info=True)
+
+    def _failed(self, common: dict, job_id: str | None, reason: str, kind: str) -> JobOutcome:
         summary = summary_table(**common, status="failed", job_id=job_id, error=reason)
         self.sink.record_failure(summary)
         log.warning("analysis of %s failed: %s", common["source"], reason)
-        return JobOutcome(common["source"], "failed", reason, None, job_id, summary.to_pylist()[0])
+        row = summary.to_pylist()[0]
+        return JobOutcome(common["source"], "failed", reason, None, job_id, row, kind)
+
+    def failed_sources(self) -> set[str]:
+        """Sources whose last analysis failed (the batch CLI's `--retry-failed`)."""
+        return self.sink.failed_sources()
 
     def mark_removed(self, source: str) -> None:
         self.sink.mark_removed(source)
@@ -150,8 +253,10 @@ class Runner:
         self.sink.close()
 
 
-def _reason(exc: BaseException) -> str:
+def _reason(exc: BaseException, hide: tuple[str, str] | None = None) -> str:
     text = " ".join(str(exc).split()) or type(exc).__name__
+    if hide is not None:
+        text = text.replace(hide[0], hide[1])
     return text[:1000]
 
 
@@ -169,4 +274,8 @@ def build_runner(
         power_plugin=settings.power_plugin,
     )
     factors = build_factors(settings, factor_options or default_factor_options(settings))
-    return Runner(build_sink(settings, duckdb_path), factors, options)
+
+    def sink_factory() -> ResultSink:
+        return build_sink(settings, duckdb_path)
+
+    return Runner(sink_factory(), factors, options, sink_factory=sink_factory)

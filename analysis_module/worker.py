@@ -10,7 +10,12 @@ WORKER_SHUTDOWN_GRACE_S).
 On WORKER_METRICS_HOST:WORKER_METRICS_PORT (0 disables it) a thread serves `GET /metrics`
 (Prometheus: job outcomes, analysis and download times, queue depth, objects by status),
 `GET /healthz` (the event loop answered within 3 heartbeats) and `GET /readyz` (the last
-database check succeeded, within 3 check intervals).
+database check succeeded, within 3 check intervals, and analysis runners can be built).
+
+At start-up the worker removes the download folders that dead workers of its host left in
+INGEST_DOWNLOAD_DIR. Jobs of dead workers count as kills of their object's content, and the
+analysis of one object may take INGEST_JOB_TIMEOUT_S: twice killed or twice over the budget,
+the object is failed as a poison pill (see `ingest.service`).
 """
 
 from __future__ import annotations
@@ -44,12 +49,13 @@ from analysis_module.connectors.ingest_store import (
     prepare_database,
 )
 from analysis_module.connectors.s3 import ObjectStore
+from analysis_module.ingest.downloads import clean_download_dir
 from analysis_module.ingest.log_config import configure_logging
 from analysis_module.ingest.rescan import config_from
 from analysis_module.ingest.rules import Status
 from analysis_module.ingest.service import JobResult, Outcome, WorkerDeps
 from analysis_module.ingest.tasks import CONTEXT_KEY, ingest_blueprint
-from analysis_module.runner import Runner, build_runner
+from analysis_module.runner_pool import RunnerPool, describe
 from analysis_module.settings import AnalysisSettings
 
 log = logging.getLogger("analysis_module.worker")
@@ -193,6 +199,8 @@ class Health:
         self.clock = clock
         self.beat_at = clock()
         self.db_check: tuple[float, str | None] | None = None  # (when, error or None)
+        # Why no analysis could run now (the runner pool cannot build a runner), or None.
+        self.runner_problem: Callable[[], str | None] = lambda: None
 
     def beat(self) -> None:
         self.beat_at = self.clock()
@@ -213,7 +221,7 @@ class Health:
         return None
 
     def ready(self) -> str | None:
-        """None when the last database check succeeded lately, else what is wrong."""
+        """None when the last database check succeeded lately and analyses can run."""
         if self.db_check is None:
             return "no database check yet"
         checked_at, error = self.db_check
@@ -222,7 +230,7 @@ class Health:
         age = self.clock() - checked_at
         if age > 3 * self.db_check_s:
             return f"the last database check was {age:.0f} s ago"
-        return None
+        return self.runner_problem()
 
 
 def endpoint_app(metrics: WorkerMetrics, health: Health) -> Callable:
@@ -312,72 +320,11 @@ async def check_database(
         await asyncio.sleep(DB_CHECK_S)
 
 
-class RunnerPool:
-    """Analysis runners for the jobs running at once, built on first use and then reused.
-
-    A runner is used by one job at a time. One that raised `TransientError` (its database
-    connection may be dead) or whose job was cancelled mid-call is not reused.
-    """
-
-    def __init__(self, settings: AnalysisSettings, size: int):
-        self.settings = settings
-        self._idle: list[Runner] = []
-        self._slots = asyncio.Semaphore(size)
-
-    async def _call(self, method: str, *args, **kwargs):
-        async with self._slots:
-            if self._idle:
-                runner = self._idle.pop()
-            else:
-                runner = await asyncio.to_thread(build_runner, self.settings)
-            try:
-                result = await asyncio.to_thread(getattr(runner, method), *args, **kwargs)
-            except TransientError:
-                await asyncio.to_thread(_close_quietly, runner)
-                raise
-            except asyncio.CancelledError:
-                raise  # still busy in its thread
-            except BaseException:
-                self._idle.append(runner)
-                raise
-            self._idle.append(runner)
-            return result
-
-    async def warm_up(self) -> None:
-        """Build the first runner now, so the first job does not wait for it."""
-        async with self._slots:
-            if not self._idle:
-                self._idle.append(await asyncio.to_thread(build_runner, self.settings))
-
-    async def analyse(self, path: Path, *, source: str, owner: str | None, etag: str | None):
-        return await self._call("analyse_file", path, source=source, owner=owner, etag=etag)
-
-    async def mark_removed(self, source: str) -> None:
-        await self._call("mark_removed", source)
-
-    def close(self) -> None:
-        while self._idle:
-            _close_quietly(self._idle.pop())
-
-
-def describe(exc: BaseException) -> str:
-    """One line with the causes (procrastinate wraps driver errors in "Database error.")."""
-    parts = []
-    while exc is not None and len(parts) < 4:
-        parts.append(" ".join(str(exc).split()) or type(exc).__name__)
-        exc = exc.__cause__
-    return ": ".join(parts)
-
-
-def _close_quietly(runner: Runner) -> None:
-    try:
-        runner.close()
-    except Exception:
-        log.exception("closing an analysis runner failed")
-
-
-async def recover_stalled_jobs(app, settings: AnalysisSettings) -> None:
+async def recover_stalled_jobs(app, settings: AnalysisSettings, store: IngestStore) -> None:
     """Every WORKER_STALLED_CHECK_S: queue again the jobs of workers without a heartbeat.
+
+    An analysis whose worker died counts as a kill of its object's current content (once per
+    attempt, however many workers find it); the second kill makes it a poison pill.
 
     A heartbeat is only meaningful once every worker could send one: after this process's own
     database access failed or hung (an outage hits all workers' heartbeats alike), it waits
@@ -393,11 +340,23 @@ async def recover_stalled_jobs(app, settings: AnalysisSettings) -> None:
             if loop.time() - started > settings.worker_stalled_check_s:
                 healthy_since = loop.time()  # the query hung: the database was away
             elif loop.time() - healthy_since >= settings.worker_stalled_after_s:
-                await queue.retry_stalled_jobs(app, stalled_after_s=settings.worker_stalled_after_s)
+                await queue.retry_stalled_jobs(
+                    app,
+                    stalled_after_s=settings.worker_stalled_after_s,
+                    before_retry=lambda job: _count_kill(store, job),
+                )
         except Exception as exc:  # noqa: BLE001 - the database may be restarting: next round
             healthy_since = loop.time()
             log.warning("could not look for stalled jobs: %s", describe(exc))
         await asyncio.sleep(settings.worker_stalled_check_s)
+
+
+async def _count_kill(store: IngestStore, job) -> None:
+    if job.task_name != queue.ANALYSE_TASK or not job.lock:
+        return
+    async with store.transaction() as tx:
+        if await tx.note_worker_lost(job.lock):
+            log.warning("the analysis of %s lost its worker", job.lock)
 
 
 async def serve_once(
@@ -432,7 +391,7 @@ async def serve_once(
             ),
             name="procrastinate worker",
         )
-        recovery = asyncio.create_task(recover_stalled_jobs(app, settings), name="recovery")
+        recovery = asyncio.create_task(recover_stalled_jobs(app, settings, store), name="recovery")
         checks = asyncio.create_task(
             check_database(store, settings, metrics, health), name="database check"
         )
@@ -501,7 +460,9 @@ async def _run(
         preparing.cancel()
         return
     preparing.result()
+    await asyncio.to_thread(clean_download_dir, settings.ingest_download_dir)
     runners = RunnerPool(settings, settings.worker_concurrency)
+    health.runner_problem = lambda: runners.build_problem
     deps_parts = {
         "objects": MeasuredObjectStore(settings, metrics),
         "analyser": runners,

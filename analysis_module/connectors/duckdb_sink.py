@@ -26,6 +26,27 @@ log = logging.getLogger(__name__)
 
 DEFAULT_MEMORY_LIMIT = "512MB"
 
+# What DuckDB and its postgres extension say when the server or the connection went away (a
+# restart, pg_terminate_backend, a network cut): not the file's fault, worth another try on a
+# fresh connection. Matched in lower case, anywhere in the message.
+CONNECTION_LOST_PHRASES = (
+    "server closed the connection",
+    "terminating connection",
+    "database has been invalidated",
+    "connection to server",
+    "could not connect",
+    "no connection to the server",
+    "connection refused",
+    "connection reset",
+    "broken pipe",
+    "ssl syscall",
+    "the database system is shutting down",
+    "the database system is starting up",
+    "the database system is in recovery mode",
+    "connection is closed",
+    "connection already closed",
+)
+
 DUCKDB_TYPES = {
     pa.string(): "VARCHAR",
     pa.bool_(): "BOOLEAN",
@@ -149,6 +170,13 @@ class DuckDBSink:
                     f"CREATE TABLE IF NOT EXISTS {target} ({column_ddl(JOB_TIMESERIES)})"
                 )
                 self.con.execute(f"DELETE FROM {target}")
+            except duckdb.Error as exc:
+                self.con.execute("ROLLBACK")
+                if _is_name_clash(exc):  # another job created the same table at this moment
+                    raise TransientError(
+                        f"table name {table_name} was created concurrently; retry"
+                    ) from exc
+                raise
             except BaseException:
                 self.con.execute("ROLLBACK")
                 raise
@@ -166,6 +194,14 @@ class DuckDBSink:
             except BaseException:
                 self.con.execute("ROLLBACK")
                 raise
+
+    def failed_sources(self) -> set[str]:
+        """Sources whose last analysis failed."""
+        with _transient("listing failed analyses"):
+            rows = self.con.execute(
+                f"SELECT source FROM {self.table('job_summary')} WHERE status = 'failed'"
+            ).fetchall()
+        return {row[0] for row in rows}
 
     def mark_removed(self, source: str) -> None:
         with _transient("marking a source removed"):
@@ -230,9 +266,7 @@ class DuckDBJobWriter:
                 sink.con.execute("COMMIT")
             except duckdb.Error as exc:
                 self.abort()
-                if "table_name" in str(exc) and (
-                    "duplicate key" in str(exc) or "unique" in str(exc).lower()
-                ):
+                if "table_name" in str(exc) and _is_name_clash(exc):
                     # Another source claimed the same free name first; a retry picks a new one.
                     raise TransientError(
                         f"table name {self.table_name} was taken concurrently; retry"
@@ -261,8 +295,32 @@ class DuckDBJobWriter:
             self.sink.con.execute("ROLLBACK")
 
 
+def _is_name_clash(exc: BaseException) -> bool:
+    text = str(exc).lower()
+    return "duplicate key" in text or "unique" in text or "already exists" in text
+
+
 def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split())[:500]
+
+
+def is_connection_failure(exc: BaseException | None) -> bool:
+    """Did this error (or one of its causes) come from a lost database connection?"""
+    seen = 0
+    while exc is not None and seen < 8:
+        if isinstance(exc, duckdb.IOException | duckdb.ConnectionException | duckdb.FatalException):
+            return True
+        if type(exc).__module__.startswith(("psycopg", "psycopg_pool")) and (
+            type(exc).__name__ in {"OperationalError", "InterfaceError", "PoolTimeout"}
+        ):
+            return True
+        if isinstance(exc, duckdb.Error):
+            text = str(exc).lower()
+            if any(phrase in text for phrase in CONNECTION_LOST_PHRASES):
+                return True
+        exc = exc.__cause__ or exc.__context__
+        seen += 1
+    return False
 
 
 class _transient:
@@ -275,6 +333,6 @@ class _transient:
         return self
 
     def __exit__(self, exc_type, exc, tb):
-        if exc is not None and isinstance(exc, duckdb.IOException | duckdb.ConnectionException):
+        if exc is not None and not isinstance(exc, TransientError) and is_connection_failure(exc):
             raise TransientError(f"database error while {self.what}: {_one_line(exc)}") from exc
         return False

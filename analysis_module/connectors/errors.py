@@ -19,3 +19,7 @@ class TerminalError(Exception):
 
 class ObjectNotFound(TerminalError):
     """The object (or its bucket) does not exist in the object store."""
+
+
+class ConfigurationError(Exception):
+    """A setting of this deployment makes the work impossible; fixing the setting fixes it."""

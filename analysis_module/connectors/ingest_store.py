@@ -24,12 +24,15 @@ from psycopg.types.json import Jsonb
 
 from analysis_module.connectors import queue
 from analysis_module.connectors.errors import TransientError
-from analysis_module.ingest.rules import ObjectState, Status
+from analysis_module.ingest.rules import FailureKind, ObjectState, Status
 from analysis_module.settings import AnalysisSettings
 
 log = logging.getLogger(__name__)
 
-OBJECT_COLUMNS = "bucket, key, source, owner, etag, version_id, size_bytes, status, attempts, error"
+OBJECT_COLUMNS = (
+    "bucket, key, source, owner, etag, version_id, size_bytes, status, attempts, error,"
+    " failure_kind, worker_kills, timeouts"
+)
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,9 @@ class ObjectRow:
     status: Status
     attempts: int
     error: str | None
+    failure_kind: FailureKind | None = None
+    worker_kills: int = 0  # runs of the current content whose worker died
+    timeouts: int = 0  # runs of the current content cut off by the time budget
 
     @property
     def state(self) -> ObjectState:
@@ -51,7 +57,14 @@ class ObjectRow:
 
     @classmethod
     def from_record(cls, record: dict[str, Any]) -> ObjectRow:
-        return cls(**{**record, "status": Status(record["status"])})
+        kind = record.get("failure_kind")
+        return cls(
+            **{
+                **record,
+                "status": Status(record["status"]),
+                "failure_kind": FailureKind(kind) if kind else None,
+            }
+        )
 
 
 @dataclass(frozen=True)
@@ -154,15 +167,6 @@ class IngestTx:
         assert row is not None, "a conflicting row exists"
         return row, False
 
-    async def failure_was_final(self, source: str, etag: str | None) -> bool:
-        """Did the analysis store a failed result for this content (a verdict on the file)?"""
-        record = await self._one(
-            "SELECT 1 AS found FROM job_summary"
-            " WHERE source = %(source)s AND source_etag = %(etag)s AND status = 'failed'",
-            {"source": source, "etag": etag},
-        )
-        return record is not None
-
     async def log_event(
         self,
         *,
@@ -183,14 +187,21 @@ class IngestTx:
         )
 
     async def queue_analysis(self, row: ObjectRow, content: Content, *, new_content: bool) -> None:
-        """Set the row `queued` for `content` and defer its job (one transaction)."""
+        """Set the row `queued` for `content` and defer its job (one transaction).
+
+        New content, or a failed one queued again, starts with a clean record of kills and
+        timeouts; a lost job queued again keeps them.
+        """
         await self.conn.execute(
             """UPDATE ingest_objects SET
                    status = 'queued', etag = %(etag)s,
                    version_id = COALESCE(%(version_id)s, version_id),
                    size_bytes = COALESCE(%(size)s, size_bytes),
                    attempts = CASE WHEN %(new)s THEN 0 ELSE attempts END,
-                   error = NULL,
+                   worker_kills = CASE WHEN %(fresh)s THEN 0 ELSE worker_kills END,
+                   timeouts = CASE WHEN %(fresh)s THEN 0 ELSE timeouts END,
+                   lost_attempt = CASE WHEN %(fresh)s THEN NULL ELSE lost_attempt END,
+                   error = NULL, failure_kind = NULL,
                    received_at = CASE WHEN %(new)s THEN now() ELSE received_at END,
                    queued_at = now(), started_at = NULL, finished_at = NULL, updated_at = now()
                WHERE bucket = %(bucket)s AND key = %(key)s""",
@@ -199,6 +210,7 @@ class IngestTx:
                 "version_id": content.version_id,
                 "size": content.size_bytes,
                 "new": new_content or row.etag != content.etag,
+                "fresh": new_content or row.etag != content.etag or row.status is Status.FAILED,
                 "bucket": row.bucket,
                 "key": row.key,
             },
@@ -240,13 +252,42 @@ class IngestTx:
             (reason, row.bucket, row.key),
         )
 
+    async def note_timeout(self, row: ObjectRow, reason: str) -> None:
+        """The run of this attempt outlasted the time budget; the job is queued again."""
+        await self.conn.execute(
+            """UPDATE ingest_objects SET status = 'queued', error = %s, timeouts = timeouts + 1,
+                   queued_at = now(), updated_at = now()
+               WHERE bucket = %s AND key = %s""",
+            (reason, row.bucket, row.key),
+        )
+
+    async def note_worker_lost(self, source: str) -> bool:
+        """The running analysis of `source` lost its worker; counted once per attempt."""
+        cursor = await self.conn.execute(
+            """UPDATE ingest_objects SET worker_kills = worker_kills + 1,
+                   lost_attempt = attempts, error = 'the worker running the analysis died',
+                   updated_at = now()
+               WHERE source = %s AND status = 'running'
+                 AND lost_attempt IS DISTINCT FROM attempts""",
+            (source,),
+        )
+        return cursor.rowcount > 0
+
     async def mark_finished(
-        self, row: ObjectRow, *, status: Status, error: str | None, content: Content | None = None
+        self,
+        row: ObjectRow,
+        *,
+        status: Status,
+        error: str | None,
+        content: Content | None = None,
+        failure_kind: FailureKind | None = None,
     ) -> None:
-        """`ok` or `failed`, taking the analysed content's ETag when it is given."""
+        """`ok` or `failed` (with who is to blame), taking the analysed content's ETag."""
         content = content or Content(row.etag, row.version_id, row.size_bytes)
+        kind = failure_kind.value if failure_kind and status is Status.FAILED else None
         await self.conn.execute(
             """UPDATE ingest_objects SET status = %(status)s, error = %(error)s,
+                   failure_kind = %(kind)s,
                    etag = %(etag)s, version_id = COALESCE(%(version_id)s, version_id),
                    size_bytes = COALESCE(%(size)s, size_bytes),
                    finished_at = now(), updated_at = now()
@@ -254,6 +295,7 @@ class IngestTx:
             {
                 "status": status.value,
                 "error": error,
+                "kind": kind,
                 "etag": content.etag,
                 "version_id": content.version_id,
                 "size": content.size_bytes,

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import procrastinate
@@ -113,13 +114,22 @@ async def defer_removal(
     return await deferrer.defer_async(bucket=bucket, key=key)
 
 
-async def retry_stalled_jobs(app: procrastinate.App, *, stalled_after_s: float) -> int:
+async def retry_stalled_jobs(
+    app: procrastinate.App,
+    *,
+    stalled_after_s: float,
+    before_retry: Callable[[Job], Awaitable[None]] | None = None,
+) -> int:
     """Put back jobs whose worker stopped sending heartbeats (killed, frozen, lost its network).
 
     Safe to run from every worker at once: a job another worker already put back is skipped.
+    `before_retry(job)` runs first for every stalled job (it must be idempotent: several
+    workers may see the same job).
     """
     retried = 0
     for job in await app.job_manager.get_stalled_jobs(seconds_since_heartbeat=stalled_after_s):
+        if before_retry is not None:
+            await before_retry(job)
         try:
             await app.job_manager.retry_job(job)
         except queue_exceptions.ConnectorException as exc:

@@ -9,6 +9,7 @@ listener records it and still answers 2xx, so MinIO's persistent queue never blo
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -27,6 +28,7 @@ CONTENT_EVENTS = frozenset(
 REMOVAL_PREFIX = "s3:ObjectRemoved:"
 PROFILE_SUFFIX = ".h5"
 MAX_KEY_BYTES = 1024  # S3's own limit
+MAX_DEPTH = 32  # MinIO's and Ceph RGW's records nest 5 levels deep
 
 
 class EventKind(StrEnum):
@@ -103,14 +105,31 @@ def source_of(bucket: str, key: str) -> str:
 
 
 def parse_notification(body: bytes, *, max_preview_chars: int = 2000) -> Notification:
-    """Decode a webhook request body; never raises for bad input."""
-    try:
-        document = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        preview = body[:max_preview_chars].decode("utf-8", errors="replace")
-        reason = f"body is not valid JSON: {_one_line(str(exc))}"
-        return Notification([RejectedRecord(reason)], {"unparsed": preview})
+    """Decode a webhook request body; never raises for bad input.
 
+    Whatever comes back can be stored as it is: a body that PostgreSQL could not keep in a
+    `jsonb` or `text` column (NUL, lone surrogates, NaN or infinite numbers) or that nests
+    deeper than MAX_DEPTH is rejected with the reason and a cleaned preview.
+    """
+    problem = None
+    try:
+        document = json.loads(body.decode("utf-8"), parse_constant=_refuse_constant)
+    except UnicodeDecodeError:
+        problem = "body is not valid UTF-8"
+    except RecursionError:
+        problem = f"body nests deeper than {MAX_DEPTH} levels"
+    except ValueError as exc:  # JSONDecodeError, and the constants we refuse
+        problem = f"body is not valid JSON: {_one_line(str(exc))}"
+    else:
+        problem = unstorable(document)
+    if problem is not None:
+        preview = storable_text(body[:max_preview_chars].decode("utf-8", errors="replace"))
+        return Notification([RejectedRecord(problem)], {"unparsed": preview})
+    return parse_document(document)
+
+
+def parse_document(document: Any) -> Notification:
+    """A decoded, storable body -> its records (MinIO's shape: an object with `Records`)."""
     if not isinstance(document, dict):
         return Notification(
             [RejectedRecord(f"body is a JSON {type(document).__name__}, not an object")], document
@@ -119,6 +138,48 @@ def parse_notification(body: bytes, *, max_preview_chars: int = 2000) -> Notific
     if not isinstance(records, list) or not records:
         return Notification([RejectedRecord("body has no non-empty 'Records' list")], document)
     return Notification([parse_record(record) for record in records], document)
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def unstorable(document: Any) -> str | None:
+    """Why PostgreSQL could not store this decoded JSON as it is, or None when it can."""
+    stack = [(document, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            return f"body nests deeper than {MAX_DEPTH} levels"
+        if isinstance(node, dict):
+            for name, value in node.items():
+                if (problem := _text_problem(name)) is not None:
+                    return problem
+                stack.append((value, depth + 1))
+        elif isinstance(node, list):
+            stack.extend((value, depth + 1) for value in node)
+        elif isinstance(node, str):
+            if (problem := _text_problem(node)) is not None:
+                return problem
+        elif isinstance(node, float) and not math.isfinite(node):
+            return "body holds a number too large to store"
+    return None
+
+
+def _text_problem(text: str) -> str | None:
+    if "\x00" in text:
+        return "body holds a NUL character"
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "body holds a lone surrogate (not a character)"
+    return None
+
+
+def storable_text(text: str) -> str:
+    """`text` with NUL and lone surrogates replaced, for the event log's text columns."""
+    text = text.replace("\x00", "\ufffd")
+    return text.encode("utf-8", errors="replace").decode("utf-8")
 
 
 def parse_record(record: Any) -> ObjectEvent | RejectedRecord:
@@ -144,7 +205,7 @@ def parse_record(record: Any) -> ObjectEvent | RejectedRecord:
         key = unquote_plus(raw_key, errors="strict")
     except UnicodeDecodeError:
         return RejectedRecord("object key does not decode to UTF-8", **seen)
-    seen["key"] = key
+    seen["key"] = storable_text(key)
     if len(key.encode()) > MAX_KEY_BYTES or "\x00" in key:
         return RejectedRecord("object key is longer than 1024 bytes or holds a NUL", **seen)
 

@@ -30,13 +30,17 @@ class RescanReport:
     profiles: int = 0  # `.h5` objects among them
     enqueued: int = 0  # queued for analysis now
     in_progress: int = 0  # already queued or running
-    up_to_date: int = 0  # analysed, or failed for a reason in the file itself
+    up_to_date: int = 0  # analysed, or failed for a reason in the file itself (or poison)
     removed: int = 0  # known objects that are gone from the bucket
     enqueued_keys: list[str] = field(default_factory=list, repr=False)
 
 
-def rescan(settings: AnalysisSettings) -> RescanReport:
-    """Rescan MINIO_BUCKET under MINIO_PREFIX once; prints nothing (the CLI reports)."""
+def rescan(settings: AnalysisSettings, *, retry_failed: bool = False) -> RescanReport:
+    """Rescan MINIO_BUCKET under MINIO_PREFIX once; prints nothing (the CLI reports).
+
+    `retry_failed` also queues objects that failed because of the file itself (or as poison
+    pills), for a new analysis after a fix in the analysis.
+    """
     if not settings.use_postgres:
         raise ValueError("the rescan records objects in PostgreSQL: set POSTGRES_HOST")
     from analysis_module.connectors.s3 import ObjectStore
@@ -44,7 +48,11 @@ def rescan(settings: AnalysisSettings) -> RescanReport:
     async def run() -> RescanReport:
         async with open_ingest_store(settings, max_size=2) as store:
             return await rescan_bucket(
-                store, ObjectStore(settings), config_from(settings), prefix=settings.minio_prefix
+                store,
+                ObjectStore(settings),
+                config_from(settings),
+                prefix=settings.minio_prefix,
+                retry_failed=retry_failed,
             )
 
     return asyncio.run(run())
@@ -56,11 +64,17 @@ def config_from(settings: AnalysisSettings) -> IngestConfig:
         namespace_prefix=settings.minio_bucket_prefix,
         max_attempts=settings.ingest_max_attempts,
         download_dir=settings.ingest_download_dir,
+        job_timeout_s=settings.ingest_job_timeout_s or None,
     )
 
 
 async def rescan_bucket(
-    store: IngestStore, objects: Objects, config: IngestConfig, *, prefix: str = ""
+    store: IngestStore,
+    objects: Objects,
+    config: IngestConfig,
+    *,
+    prefix: str = "",
+    retry_failed: bool = False,
 ) -> RescanReport:
     report = RescanReport()
     listing: Iterator = iter(objects.list_objects(prefix))
@@ -70,12 +84,14 @@ async def rescan_bucket(
         profiles = [info for info in batch if is_profile_key(info.key)]
         report.profiles += len(profiles)
         seen.update(info.key for info in profiles)
-        await _rescan_batch(store, profiles, config, report)
+        await _rescan_batch(store, profiles, config, report, retry_failed=retry_failed)
     await _reconcile_removed(store, objects, config, prefix, seen, report)
     return report
 
 
-async def _rescan_batch(store: IngestStore, profiles: list, config: IngestConfig, report) -> None:
+async def _rescan_batch(
+    store: IngestStore, profiles: list, config: IngestConfig, report, *, retry_failed: bool
+) -> None:
     known = await store.snapshot(config.bucket, [info.key for info in profiles])
     candidates = []
     for info in profiles:
@@ -94,7 +110,9 @@ async def _rescan_batch(store: IngestStore, profiles: list, config: IngestConfig
     async with store.transaction() as tx:
         for info, job_alive in candidates:
             content = Content(info.etag, None, info.size)
-            decision = await observe_content(tx, info.key, content, config, job_alive=job_alive)
+            decision = await observe_content(
+                tx, info.key, content, config, job_alive=job_alive, retry_failed=retry_failed
+            )
             if decision.enqueue:
                 report.enqueued += 1
                 report.enqueued_keys.append(info.key)

@@ -34,6 +34,21 @@ class Disposition(StrEnum):
     REMOVED = "removed"  # the object's results are marked removed
 
 
+class FailureKind(StrEnum):
+    """`ingest_objects.failure_kind`: who is to blame for a failed object."""
+
+    FILE = "file"  # corrupt, wrong layout, hostile: final until the object changes
+    POISON = "poison"  # killed or outlasted its worker twice: final until the object changes
+    CONFIG = "config"  # the deployment's settings or permissions: retried by the next rescan
+    INTERNAL = "internal"  # a defect in the analysis: retried by the next rescan
+    TRANSIENT = "transient"  # outages outlasted every attempt: retried by the next rescan
+
+
+FINAL_KINDS = frozenset({FailureKind.FILE, FailureKind.POISON})
+POISON_LIMIT = 2  # runs of one content that killed or outlasted their worker
+KILLED_TWICE = "the analysis killed its worker twice"
+TIMED_OUT_TWICE = "the analysis timed out twice"
+
 IN_FLIGHT = frozenset({Status.RECEIVED, Status.QUEUED, Status.RUNNING})
 
 
@@ -86,9 +101,10 @@ def decide_content(
 ) -> Decision:
     """New content seen (event or rescan): queue an analysis, or note it as a duplicate.
 
-    `failure_was_final`: a failed row's reason is about the file itself (the analysis stored a
-    failed result for this ETag), so the same content would fail again. `job_alive`: a job for
-    the object is waiting or running (the rescan checks; the listener assumes so).
+    `failure_was_final`: a failed row's reason is about the file itself (`FINAL_KINDS`), so
+    the same content would fail again; a failure caused by the configuration, a defect or an
+    outage is retried. `job_alive`: a job for the object is waiting or running (the rescan
+    checks; the listener assumes so).
     """
     if state is None:
         return Decision(Disposition.ACCEPTED, "new object")
@@ -101,7 +117,7 @@ def decide_content(
     if state.status is Status.FAILED:
         if failure_was_final:
             return Decision(Disposition.DUPLICATE, "already failed for this content")
-        return Decision(Disposition.ACCEPTED, "retrying after transient failures")
+        return Decision(Disposition.ACCEPTED, "retrying a failure the file was not to blame for")
     if not job_alive:
         return Decision(Disposition.ACCEPTED, f"{state.status} but no job in the queue")
     return Decision(Disposition.DUPLICATE, f"already {state.status}", in_flight=True)
@@ -119,19 +135,31 @@ class StartDecision:
     run: bool
     reason: str | None = None
     give_up: bool = False
+    poison: bool = False  # given up because the content killed or outlasted workers
 
 
 def decide_start(
-    state: ObjectState | None, *, job_attempt: int, max_attempts: int
+    state: ObjectState | None,
+    *,
+    job_attempt: int,
+    max_attempts: int,
+    worker_kills: int = 0,
+    timeouts: int = 0,
 ) -> StartDecision:
     """A job is about to analyse the object: is there still something to do?
 
     `job_attempt` counts the job's earlier runs, including ones whose worker died.
+    `worker_kills` and `timeouts` count the current content's runs that a dead worker or the
+    time budget cut short: at `POISON_LIMIT` the content is a poison pill and is not run again.
     """
     if state is None:
         return StartDecision(False, "object is not known")
     if state.status not in IN_FLIGHT:
         return StartDecision(False, f"nothing to do: object is {state.status}")
+    if worker_kills >= POISON_LIMIT:
+        return StartDecision(False, KILLED_TWICE, give_up=True, poison=True)
+    if timeouts >= POISON_LIMIT:
+        return StartDecision(False, TIMED_OUT_TWICE, give_up=True, poison=True)
     if job_attempt >= max_attempts:
         return StartDecision(False, f"gave up after {job_attempt} attempts", give_up=True)
     return StartDecision(True)

@@ -10,16 +10,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from enum import StrEnum
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any, Protocol
 
 from analysis_module.connectors.errors import ObjectNotFound, TerminalError, TransientError
 from analysis_module.connectors.ingest_store import Content, IngestStore, IngestTx, ObjectRow
 from analysis_module.ingest import rules
+from analysis_module.ingest.downloads import download_path
 from analysis_module.ingest.events import (
     EventKind,
     Notification,
@@ -28,7 +28,7 @@ from analysis_module.ingest.events import (
     owner_of,
     source_of,
 )
-from analysis_module.ingest.rules import Decision, Disposition, Status
+from analysis_module.ingest.rules import Decision, Disposition, FailureKind, Status
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +49,15 @@ class Analyser(Protocol):
     """The analysis engine, awaitable (the worker wraps `runner.Runner` in threads)."""
 
     async def analyse(
-        self, path: Path, *, source: str, owner: str | None, etag: str | None
-    ) -> Any: ...  # runner.JobOutcome: status "ok" | "failed", error
+        self,
+        path: Path,
+        *,
+        source: str,
+        owner: str | None,
+        etag: str | None,
+        label: str,
+        budget_s: float | None = None,
+    ) -> Any: ...  # runner.JobOutcome (status, error, failure_kind); TimeoutError after budget_s
 
     async def mark_removed(self, source: str) -> None: ...
 
@@ -70,6 +77,7 @@ class IngestConfig:
     namespace_prefix: str
     max_attempts: int
     download_dir: Path | None = None
+    job_timeout_s: float | None = None  # time budget of one analysis (None: unbounded)
 
 
 # --- the listener's side -----------------------------------------------------------------------
@@ -128,9 +136,19 @@ async def _record_one(
 
 
 async def observe_content(
-    tx: IngestTx, key: str, content: Content, config: IngestConfig, *, job_alive: bool = True
+    tx: IngestTx,
+    key: str,
+    content: Content,
+    config: IngestConfig,
+    *,
+    job_alive: bool = True,
+    retry_failed: bool = False,
 ) -> Decision:
-    """Content seen under `key` (event, rescan, a worker's HEAD): queue it unless known."""
+    """Content seen under `key` (event, rescan, a worker's HEAD): queue it unless known.
+
+    A failed object is queued again unless the file was to blame; `retry_failed` queues it
+    in any case (the CLI's `--retry-failed`).
+    """
     row, _ = await tx.lock_or_create_object(
         bucket=config.bucket,
         key=key,
@@ -138,13 +156,7 @@ async def observe_content(
         owner=owner_of(key, config.namespace_prefix),
     )
     state = None if row.status is Status.RECEIVED and row.etag is None else row.state
-    final = True
-    if (
-        state is not None
-        and state.status is Status.FAILED
-        and rules.same_content(state, content.etag, content.version_id)
-    ):
-        final = await tx.failure_was_final(row.source, content.etag)
+    final = not retry_failed and row.failure_kind in rules.FINAL_KINDS
     decision = rules.decide_content(
         state, content.etag, content.version_id, failure_was_final=final, job_alive=job_alive
     )
@@ -204,11 +216,16 @@ async def analyse_object(deps: WorkerDeps, key: str, *, job_attempt: int) -> Job
     async with deps.store.transaction() as tx:
         row = await tx.lock_object(config.bucket, key)
         start = rules.decide_start(
-            row.state if row else None, job_attempt=job_attempt, max_attempts=config.max_attempts
+            row.state if row else None,
+            job_attempt=job_attempt,
+            max_attempts=config.max_attempts,
+            worker_kills=row.worker_kills if row else 0,
+            timeouts=row.timeouts if row else 0,
         )
         if start.give_up:
-            gave_up = _gave_up(row, start.reason)
-            await tx.mark_finished(row, status=Status.FAILED, error=gave_up)
+            gave_up = start.reason if start.poison else _gave_up(row, start.reason)
+            kind = FailureKind.POISON if start.poison else _kind_of_transient(row.error)
+            await tx.mark_finished(row, status=Status.FAILED, error=gave_up, failure_kind=kind)
         elif start.run:
             await tx.mark_running(row)
             row = replace(row, status=Status.RUNNING, attempts=row.attempts + 1)
@@ -219,20 +236,19 @@ async def analyse_object(deps: WorkerDeps, key: str, *, job_attempt: int) -> Job
 
     try:
         info = await asyncio.to_thread(deps.objects.head, key)
-        with tempfile.TemporaryDirectory(prefix="ingest-", dir=config.download_dir) as tmp:
-            path = Path(tmp) / (PurePosixPath(key).name or "object.h5")
+        with download_path(config.download_dir) as path:
             etag = await asyncio.to_thread(deps.objects.download, key, path, etag=info.etag)
-            outcome = await deps.analyser.analyse(
-                path, source=row.source, owner=row.owner, etag=etag
-            )
+            outcome = await _analyse_within_budget(deps, row, path, etag)
     except ObjectNotFound:
         await _object_vanished(deps, row)
         return JobResult(Outcome.REMOVED, "object no longer exists")
+    except _TimedOut:
+        raise
     except TransientError as exc:
         await _note_transient_failure(deps, row, str(exc), job_attempt=job_attempt)
         raise
-    except TerminalError as exc:
-        await _finish(deps, row, Content(row.etag), Status.FAILED, str(exc))
+    except TerminalError as exc:  # S3 refused: credentials or permissions of the deployment
+        await _finish(deps, row, Content(row.etag), Status.FAILED, str(exc), FailureKind.CONFIG)
         raise
     except Exception as exc:
         # Not a file problem (those come back as a failed outcome) nor a known outage: a defect
@@ -244,7 +260,10 @@ async def analyse_object(deps: WorkerDeps, key: str, *, job_attempt: int) -> Job
 
     content = Content(etag, info.version_id, info.size)
     status = Status.OK if outcome.status == "ok" else Status.FAILED
-    recorded = await _finish(deps, row, content, status, outcome.error)
+    kind = None
+    if status is Status.FAILED:
+        kind = FailureKind(outcome.failure_kind or FailureKind.FILE)
+    recorded = await _finish(deps, row, content, status, outcome.error, kind)
     if status is Status.FAILED:
         raise TerminalError(outcome.error or "analysis failed")
     if not recorded:
@@ -252,8 +271,48 @@ async def analyse_object(deps: WorkerDeps, key: str, *, job_attempt: int) -> Job
     return JobResult(Outcome.OK, f"analysed {etag}")
 
 
+async def _analyse_within_budget(deps: WorkerDeps, row: ObjectRow, path: Path, etag: str):
+    """The analysis, cut off after INGEST_JOB_TIMEOUT_S (a timeout counts towards a poison
+    pill and is retried like an outage)."""
+    budget = deps.config.job_timeout_s
+    try:
+        return await deps.analyser.analyse(
+            path, source=row.source, owner=row.owner, etag=etag, label=_label(row), budget_s=budget
+        )
+    except TimeoutError:
+        reason = f"the analysis took longer than INGEST_JOB_TIMEOUT_S ({budget:g} s)"
+        log.warning("%s: %s", row.source, reason)
+        async with deps.store.transaction() as tx:
+            current = await tx.lock_object(row.bucket, row.key)
+            if current is not None and current.state == row.state:
+                await tx.note_timeout(current, reason)
+        raise _TimedOut(reason) from None
+
+
+class _TimedOut(TransientError):
+    """Recorded already (`note_timeout`); the job is retried."""
+
+
+def _label(row: ObjectRow) -> str:
+    """How a failure names the object: its key inside the user's namespace."""
+    if row.owner and row.key.startswith(row.owner + "/"):
+        return row.key[len(row.owner) + 1 :]
+    return row.key
+
+
+def _kind_of_transient(reason: str | None) -> FailureKind:
+    if reason and reason.startswith("internal error"):
+        return FailureKind.INTERNAL
+    return FailureKind.TRANSIENT
+
+
 async def _finish(
-    deps: WorkerDeps, started: ObjectRow, content: Content, status: Status, error: str | None
+    deps: WorkerDeps,
+    started: ObjectRow,
+    content: Content,
+    status: Status,
+    error: str | None,
+    failure_kind: FailureKind | None = None,
 ) -> bool:
     """Record the analysis' status unless the row moved on meanwhile; True when recorded."""
     async with deps.store.transaction() as tx:
@@ -264,7 +323,9 @@ async def _finish(
             started_etag=started.etag,
             analysed_etag=content.etag,
         ):
-            await tx.mark_finished(row, status=status, error=error, content=content)
+            await tx.mark_finished(
+                row, status=status, error=error, content=content, failure_kind=failure_kind
+            )
             return True
     log.info("%s changed while it was analysed; a newer job writes", started.source)
     return False
@@ -282,7 +343,8 @@ async def _note_transient_failure(
                 return  # removed, superseded or taken over by a later attempt meanwhile
             if final:
                 error = f"gave up after {job_attempt + 1} attempts: {reason}"
-                await tx.mark_finished(row, status=Status.FAILED, error=error)
+                kind = _kind_of_transient(reason)
+                await tx.mark_finished(row, status=Status.FAILED, error=error, failure_kind=kind)
             else:
                 await tx.mark_waiting_retry(row, reason)
     except TransientError as exc:

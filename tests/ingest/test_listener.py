@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import socket
+import urllib.parse
 import uuid
 
 import httpx
@@ -218,3 +220,106 @@ def test_refuses_to_start_without_a_token_outside_development(
         assert "MINIO_WEBHOOK_AUTH_TOKEN is empty or a placeholder" in process.output()
     finally:
         process.stop()
+
+
+def hostile_bodies(marker: str) -> dict[str, bytes]:
+    """Authentic requests with bodies PostgreSQL could not store as they are."""
+    record = sample("put_job.json")
+    record["Records"][0]["eventTime"] = marker
+    plain = json.dumps(record)
+    escaped_nul_key = plain.replace('"key": "', '"key": "%00', 1)
+    assert escaped_nul_key != plain
+    return {
+        "nul-byte": plain.replace(marker, marker + "\x00").encode(),
+        "escaped-nul": plain.replace(marker, marker + "\\u0000").encode(),
+        "percent-00-in-key": escaped_nul_key.encode(),
+        "nan": plain.replace('"size": ', '"size": NaN, "x": ', 1).encode(),
+        "infinite": plain.replace('"size": ', '"size": 1e999, "x": ', 1).encode(),
+        "lone-surrogate": plain.replace(marker, marker + "\\ud800").encode(),
+        "invalid-utf8": plain.encode().replace(marker.encode(), marker.encode() + b"\xff\xfe"),
+        "deep-nesting": ("[" * 1000 + json.dumps(marker) + "]" * 1000).encode(),
+        "not-an-object": json.dumps([marker]).encode(),
+    }
+
+
+HOSTILE = [
+    "nul-byte",
+    "escaped-nul",
+    "percent-00-in-key",
+    "nan",
+    "infinite",
+    "lone-surrogate",
+    "invalid-utf8",
+    "deep-nesting",
+    "not-an-object",
+]
+
+
+@pytest.mark.parametrize("kind", HOSTILE)
+def test_malformed_authentic_body_is_acknowledged_and_recorded_as_rejected(
+    listener, module_db, post_event, kind
+):
+    marker = uuid.uuid4().hex
+    before = event_count(module_db)
+    response = post_event(listener.base_url, hostile_bodies(marker)[kind])
+    assert response.status_code == 200, response.text
+    [recorded] = response.json()["recorded"]
+    assert recorded["disposition"] == "rejected" and recorded["reason"]
+    rows = fetch_all(
+        module_db, "SELECT disposition, reason FROM ingest_events ORDER BY id DESC LIMIT 1"
+    )
+    assert event_count(module_db) == before + 1
+    assert rows == [("rejected", recorded["reason"])]
+
+
+def raw_request(base_url: str, head: str, chunks) -> bytes:
+    """Send `head` and then the chunks on a raw socket; return what the server answered."""
+    url = urllib.parse.urlsplit(base_url)
+    with socket.create_connection((url.hostname, url.port), timeout=20) as sock:
+        sock.sendall(head.encode())
+        try:
+            for chunk in chunks:
+                sock.sendall(chunk)
+        except OSError:
+            pass  # the server answered and closed before we sent everything
+        answer = b""
+        while data := sock.recv(65536):
+            answer += data
+            if b"\r\n\r\n" in answer:
+                break
+    return answer
+
+
+def test_body_over_the_cap_is_refused_without_reading_the_rest(listener, module_db):
+    before = event_count(module_db)
+    chunk = b"x" * 65536
+    framed = f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n"
+    # 2 MiB sent, never terminated: the answer must come without the body's end
+    head = (
+        "POST /minio-event HTTP/1.1\r\nHost: listener\r\n"
+        f"Authorization: Bearer {TOKEN}\r\nTransfer-Encoding: chunked\r\n\r\n"
+    )
+    answer = raw_request(listener.base_url, head, [framed] * 32)
+    assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
+    assert event_count(module_db) == before + 1
+    [(reason,)] = fetch_all(module_db, "SELECT reason FROM ingest_events ORDER BY id DESC LIMIT 1")
+    assert reason == "body is larger than 1048576 bytes"
+
+
+def test_declared_length_over_the_cap_is_refused_at_once(listener, module_db):
+    head = (
+        "POST /minio-event HTTP/1.1\r\nHost: listener\r\n"
+        f"Authorization: Bearer {TOKEN}\r\nContent-Length: {300 * 1024 * 1024}\r\n\r\n"
+    )
+    answer = raw_request(listener.base_url, head, [b"{" * 1024])
+    assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
+
+
+def test_unauthenticated_hostile_body_gets_401_and_nothing_is_recorded(
+    listener, module_db, post_event
+):
+    before = event_count(module_db)
+    body = hostile_bodies(uuid.uuid4().hex)["deep-nesting"]
+    response = post_event(listener.base_url, body, headers={"Authorization": "Bearer nope"})
+    assert response.status_code == 401
+    assert event_count(module_db) == before

@@ -93,3 +93,17 @@ def test_finish_of_an_attempt_taken_for_dead_does_not_write():
 def test_final_attempt():
     assert not is_final_attempt(0, 3)
     assert is_final_attempt(2, 3)
+
+
+def test_content_that_killed_or_outlasted_its_worker_twice_is_not_run_again():
+    running = state(Status.RUNNING)
+    assert decide_start(running, job_attempt=1, max_attempts=8, worker_kills=1).run
+    killed = decide_start(running, job_attempt=2, max_attempts=8, worker_kills=2)
+    assert (killed.run, killed.give_up, killed.poison) == (False, True, True)
+    assert killed.reason == "the analysis killed its worker twice"
+    slow = decide_start(state(Status.QUEUED), job_attempt=2, max_attempts=8, timeouts=2)
+    assert (slow.give_up, slow.reason) == (True, "the analysis timed out twice")
+    # a poison pill that was already failed is simply skipped
+    assert not decide_start(
+        state(Status.FAILED), job_attempt=0, max_attempts=8, worker_kills=2
+    ).give_up

@@ -1,0 +1,50 @@
+"""Upgrading a deployment: objects failed before `failure_kind` existed get the right kind, so
+the ones failed by configuration or a defect are analysed again by the next rescan."""
+
+from __future__ import annotations
+
+import pytest
+
+from analysis_module.migrate import upgrade_database
+from tests.ingest.support import fetch_all
+from tests.support import postgres
+
+FAILED_BEFORE = [
+    # key, job_summary error for the same ETag (None: no row), expected kind
+    ("corrupt.h5", "x.h5: truncated HDF5 file: superblock missing", "file"),
+    ("plugin.h5", "internal error: unknown energy plugin 'bogus' for field 'Power'", "internal"),
+    ("gave-up.h5", None, "transient"),
+]
+
+
+@pytest.fixture
+def old_db():
+    db = postgres.create_database("bs_migrate")
+    upgrade_database(db.dsn, "0002_ingest")
+    yield db
+    postgres.drop_database(db)
+
+
+def test_existing_failures_are_classified_on_upgrade(old_db):
+    with old_db.connect() as conn:
+        for key, error, _ in FAILED_BEFORE:
+            source = f"s3://b/{key}"
+            conn.execute(
+                "INSERT INTO ingest_objects (bucket, key, source, etag, status, error)"
+                " VALUES ('b', %s, %s, 'e1', 'failed', %s)",
+                (key, source, error or "gave up after 8 attempts: S3 unreachable"),
+            )
+            if error is not None:
+                conn.execute(
+                    "INSERT INTO job_summary (source, source_etag, status, error, analysed_at)"
+                    " VALUES (%s, 'e1', 'failed', %s, now())",
+                    (source, error),
+                )
+        conn.execute(
+            "INSERT INTO ingest_objects (bucket, key, source, etag, status)"
+            " VALUES ('b', 'fine.h5', 's3://b/fine.h5', 'e1', 'ok')"
+        )
+        conn.commit()
+    upgrade_database(old_db.dsn)
+    kinds = dict(fetch_all(old_db, "SELECT key, failure_kind FROM ingest_objects"))
+    assert kinds == {**{key: kind for key, _, kind in FAILED_BEFORE}, "fine.h5": None}
