@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response, status
@@ -10,6 +9,7 @@ from pydantic import BaseModel, ValidationError
 
 from ..api.deps import AuthServiceDep, CurrentUser, OptionalUser, PasswordCheckSlot
 from ..core.errors import BadRequest, UnsupportedMediaType, error_responses
+from ..core.strict_json import StrictJSONRoute, check_strings, strict_loads
 from .schemas import (
     LoginRequest,
     LogoutRequest,
@@ -21,7 +21,7 @@ from .schemas import (
     UserPublic,
 )
 
-router = APIRouter(prefix="/auth", tags=["auth"])
+router = APIRouter(prefix="/auth", tags=["auth"], route_class=StrictJSONRoute)
 
 # RFC 6749 section 5.1: token responses must not be cached.
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
@@ -51,9 +51,10 @@ async def _read_body(request: Request, model: type[BaseModel]) -> Any:
     raw = await request.body()  # size capped by the middleware
     try:
         if media_type == "application/json":
-            data = json.loads(raw or b"null")
+            data = strict_loads(raw or b"null")
         elif media_type == "application/x-www-form-urlencoded":
             data = dict((await request.form()).items())
+            check_strings(data)
         else:
             raise UnsupportedMediaType(
                 "send application/x-www-form-urlencoded (OAuth2) or application/json"

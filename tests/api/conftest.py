@@ -43,6 +43,7 @@ def api_env(db, s3_endpoint, bucket: str, **overrides: str) -> dict[str, str]:
         "PASSWORD_HASH_THREADS": "2",
         "LOGIN_MAX_FAILURES_PER_ACCOUNT": "1000",
         "LOGIN_MAX_FAILURES_PER_ADDRESS": "100000",
+        "LOGIN_SLOWDOWN_AFTER_FAILURES": "100000",
         "REGISTER_MAX_PER_ADDRESS": "100000",
         "REFRESH_REUSE_GRACE_S": "0",
         "LOG_LEVEL": "WARNING",
