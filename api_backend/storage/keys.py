@@ -1,11 +1,12 @@
 """Object names users choose, checked before they become keys in their namespace.
 
 A name is normalised to NFC, then must consist of letters, digits (any script), space and
-`. _ - + = , @ ( ) !`, with `/` between non-empty segments. Refused with a clear 400 (`invalid_object_name`): `..`,
-`.` or empty segments (clients rewrite `a/./b` before signing, so the store would refuse the
-signature), percent-escapes such as `%2F` (send the character itself), backslashes, NUL and
-other control characters, a leading `/`, a segment over 255 bytes (a file name on the
-worker's disk) and keys over 1024 bytes (S3's limit), both counted in UTF-8.
+`. _ - + = , @ ( ) !`, with `/` between non-empty segments. Refused with a clear 400
+(`invalid_object_name`): `..`, `.` or empty segments (clients rewrite `a/./b` before
+signing, so the store would refuse the signature), percent-escapes such as `%2F` (send the
+character itself), backslashes, NUL and other control characters, a leading `/`, a segment
+over 255 bytes (a file name on the worker's disk) and keys over 1024 bytes (S3's limit),
+both counted in UTF-8.
 """
 
 from __future__ import annotations
