@@ -226,10 +226,9 @@ class AuthService:
             and now - row.used_at <= grace
             and successor_row is not None
             and successor_row.used_at is None
-            and successor_row.expires_at > now
-            and family.expires_at > now
-            and user.is_active
         ):
+            if successor_row.expires_at <= now or family.expires_at <= now or not user.is_active:
+                raise Unauthorized("refresh token expired; log in again", code="invalid_grant")
             return self._token_response(user, family, successor, successor_row.expires_at)
         self._revoke(user, "refresh_token_reuse", session_id=family.id)
         self._event("refresh_token_reuse", user, level=logging.WARNING, session_id=family.id)

@@ -48,15 +48,18 @@ class QuotaLedger:
         self._usage: dict[str, Usage] = {}
         self._lock = threading.Lock()
 
-    def cached(self, namespace: str) -> Usage | None:
+    def cached(self, namespace: str, margin_s: float = 0.0) -> Usage | None:
+        """The usage if it stays fresh for `margin_s` more seconds."""
         usage = self._usage.get(namespace)
-        if usage is None or time.monotonic() - usage.measured_at >= self._settings.quota_cache_s:
+        age_s = time.monotonic() - usage.measured_at if usage else 0.0
+        if usage is None or age_s + margin_s >= self._settings.quota_cache_s:
             return None
         return usage
 
     def needs_store(self, namespace: str) -> bool:
-        """True when checking a new upload would call the store (so: not on the event loop)."""
-        usage = self.cached(namespace)
+        """True when checking a new upload may call the store (so: not on the event loop).
+        False only while the cached usage stays fresh for a while longer."""
+        usage = self.cached(namespace, margin_s=1.0)
         return usage is None or usage.counted("")[0] >= self._settings.user_max_objects
 
     def _measure(self, namespace: str) -> Usage:

@@ -15,7 +15,7 @@ from api_backend.api.forwarded import client_address
 from api_backend.core.config import Settings
 from tests.support.servers import AppProcess
 
-from .conftest import PASSWORD, api_env, register
+from .conftest import API_UVICORN_ARGS, PASSWORD, api_env, register
 
 
 def _refresh(url: str, token: str) -> httpx.Response:
@@ -32,7 +32,7 @@ def test_parallel_refreshes_of_one_token_never_both_succeed_without_grace(api_se
     url = api_server.base_url
     with httpx.Client(base_url=url, timeout=60) as http:
         account = register(http)
-        for _ in range(8):
+        for _ in range(16):
             login = http.post(
                 "/auth/password", json={"username": account.username, "password": PASSWORD}
             ).json()
@@ -43,7 +43,7 @@ def test_parallel_refreshes_of_one_token_never_both_succeed_without_grace(api_se
 @pytest.fixture(scope="module")
 def grace_server(pg_db, s3_endpoint, api_bucket):
     env = api_env(pg_db, s3_endpoint, api_bucket, REFRESH_REUSE_GRACE_S="60")
-    with AppProcess("api_backend.main:app", env) as server:
+    with AppProcess("api_backend.main:app", env, extra_args=API_UVICORN_ARGS) as server:
         yield server
 
 
@@ -151,6 +151,19 @@ def test_forwarded_for_is_ignored_unless_the_peer_is_a_trusted_proxy(make_app_cl
         headers={"X-Forwarded-For": "203.0.113.7, 198.51.100.99, 10.9.9.9"},
     )
     assert _audited_address(pg_db, name) == "198.51.100.99"
+
+
+def test_the_served_api_ignores_forwarded_for_from_loopback(client, pg_db):
+    """The deployed command (uvicorn --no-proxy-headers, TRUSTED_PROXIES unset): a client on
+    127.0.0.1 can't pose as another address to dodge throttling or the audit log."""
+    name = f"xff-{uuid.uuid4().hex[:10]}"
+    answer = client.post(
+        "/auth/register",
+        json={"username": name, "password": PASSWORD},
+        headers={"X-Forwarded-For": "198.51.100.77"},
+    )
+    assert answer.status_code == 201
+    assert _audited_address(pg_db, name) == "127.0.0.1"
 
 
 def test_client_address_walks_forwarded_for_from_the_right():
