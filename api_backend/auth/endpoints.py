@@ -89,7 +89,8 @@ async def refresh_body(request: Request) -> RefreshRequest:
     description=(
         "Creates an account and logs it in. The password policy follows NIST SP 800-63B-4: "
         "a minimum length (PASSWORD_MIN_LENGTH, default 15), any characters, no composition "
-        "rules; common and breached passwords are refused."
+        "rules; common and breached passwords are refused. Attempts per client address "
+        "are limited (REGISTER_MAX_PER_ADDRESS, 429), taken names included."
     ),
     responses=error_responses(400, 409, 429),
 )
@@ -107,7 +108,9 @@ def register(body: RegisterRequest, auth: AuthServiceDep, response: Response):
         "Credentials in the body only: `application/x-www-form-urlencoded` (OAuth2: "
         "`grant_type=password&username=...&password=...`) or JSON. A password in the URL is "
         "refused with 400. Unknown user and wrong password answer the same 401. Repeated "
-        "failures per account and per client address answer 429 with `Retry-After`."
+        "failures for an account from one client address, or from one address overall, "
+        "answer 429 with `Retry-After`; many failures of an account from everywhere slow "
+        "its logins down (seconds, never a lock-out of the owner)."
     ),
     openapi_extra=_body_schema(LoginRequest, ["username", "password"]),
     responses=error_responses(400, 401, 415, 429),
@@ -124,8 +127,10 @@ def login(
     response_model=TokenResponse,
     summary="Exchange a refresh token for new tokens",
     description=(
-        "Rotates the refresh token: each one works once. Sending a used one again after a "
-        "short grace window (REFRESH_REUSE_GRACE_S) ends the whole session."
+        "Rotates the refresh token: each one works once. Sending a used one again within a "
+        "short grace window (REFRESH_REUSE_GRACE_S, a lost answer) returns the same new "
+        "refresh token as the first time; after it, or once that one is used, the whole "
+        "session ends."
     ),
     openapi_extra=_body_schema(RefreshRequest, ["refresh_token"]),
     responses=error_responses(400, 401, 415),
