@@ -35,4 +35,6 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
   CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=4)"]
 # The service applies its own pending migrations at start (MIGRATE_ON_START, advisory lock);
 # deployments also run `python -m api_backend.migrate` once before starting it.
-CMD ["uvicorn", "api_backend.main:app", "--host", "0.0.0.0", "--port", "8000", "--timeout-graceful-shutdown", "20"]
+# --no-proxy-headers: uvicorn would otherwise believe X-Forwarded-For from 127.0.0.1; the
+# API reads it itself, from TRUSTED_PROXIES only (default: nobody).
+CMD ["uvicorn", "api_backend.main:app", "--host", "0.0.0.0", "--port", "8000", "--no-proxy-headers", "--timeout-graceful-shutdown", "20"]

@@ -19,8 +19,7 @@ from pathlib import Path
 from sqlalchemy.orm import Session
 
 from .auth import repository as repo
-from .auth.schemas import USERNAME_PATTERN
-from .auth.service import normalize_username
+from .auth.schemas import USERNAME_PATTERN, normalize_username
 from .core.security import new_public_id
 from .models import User
 
@@ -35,13 +34,13 @@ def import_users(session: Session, lines: Iterable[str]) -> tuple[int, list[str]
         if not line:
             continue
         username, _, password_hash = line.partition(":")
-        if not _USERNAME.match(username):
+        name = normalize_username(username)
+        if not _USERNAME.fullmatch(name):
             skipped.append(f"line {number}: username does not fit {USERNAME_PATTERN}")
             continue
         if not password_hash.startswith("$argon2"):
             skipped.append(f"line {number}: not an Argon2 hash")
             continue
-        name = normalize_username(username)
         if repo.user_by_username(session, name) is not None:
             skipped.append(f"line {number}: user {name!r} exists already")
             continue

@@ -100,6 +100,9 @@ class RefreshToken(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The token that replaced this one, sealed with this one (see security.seal_successor):
+    # a replay within REFRESH_REUSE_GRACE_S gets the same successor, the session never forks.
+    successor_seal: Mapped[str | None] = mapped_column(String(128))
 
 
 class AuditEvent(Base):

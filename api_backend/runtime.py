@@ -15,6 +15,7 @@ from .core.config import Settings
 from .core.security import AccessTokenVerifier, PasswordHashing
 from .db import make_engine, make_session_factory, wait_for_database
 from .migrate import UPGRADE_COMMAND, pending_revisions, upgrade_database
+from .storage.quota import QuotaLedger
 from .storage.s3 import ObjectStore
 from .storage.sigv4 import Presigner
 
@@ -34,6 +35,8 @@ class Runtime:
     verifier: AccessTokenVerifier
     presigner: Presigner
     store: ObjectStore
+    trusted_proxies: tuple  # networks whose X-Forwarded-For is believed (api.forwarded)
+    quota: QuotaLedger
 
     def close(self) -> None:
         self.hashing.close()
@@ -79,4 +82,6 @@ def build_runtime(settings: Settings) -> Runtime:
         verifier=AccessTokenVerifier(settings),
         presigner=presigner,
         store=store,
+        trusted_proxies=settings.trusted_proxy_networks(),
+        quota=QuotaLedger(settings, store),
     )

@@ -21,6 +21,7 @@ from ..core.errors import AppError, Unauthorized
 from ..core.security import InvalidToken
 from ..runtime import Runtime
 from ..storage.service import StorageService
+from . import forwarded
 
 
 async def get_runtime(request: Request) -> Runtime:
@@ -83,7 +84,12 @@ PasswordCheckSlot = Depends(password_check_slot, scope="function")
 
 
 async def client_address(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+    runtime: Runtime = request.app.state.runtime
+    return forwarded.client_address(
+        request.client.host if request.client else None,
+        request.headers.getlist("x-forwarded-for"),
+        runtime.trusted_proxies,
+    )
 
 
 ClientAddress = Annotated[str, Depends(client_address)]
@@ -133,7 +139,7 @@ class BearerStorage(BearerPrincipal):
         principal = await super().__call__(request)
         runtime: Runtime = request.app.state.runtime
         return StorageService(
-            runtime.settings, runtime.presigner, runtime.store, principal.namespace
+            runtime.settings, runtime.presigner, runtime.store, principal.namespace, runtime.quota
         )
 
 

@@ -1,5 +1,5 @@
-"""One pure-ASGI middleware: refuses credentials in URLs and oversized bodies, marks
-responses `nosniff`, and records request metrics."""
+"""One pure-ASGI middleware: refuses credentials in URLs, NUL in URLs and oversized bodies,
+marks responses `nosniff`, and records request metrics."""
 
 from __future__ import annotations
 
@@ -65,6 +65,11 @@ def credential_in_query(path: str, query_string: bytes) -> str | None:
     return min(found) if found else None
 
 
+def nul_in_url(scope: Scope) -> bool:
+    """NUL can't be stored (PostgreSQL text) or be part of any name: refused up front."""
+    return "\x00" in scope["path"] or b"%00" in scope.get("query_string", b"")
+
+
 class GuardAndMeasure:
     def __init__(self, app: ASGIApp):
         self.app = app
@@ -94,6 +99,12 @@ class GuardAndMeasure:
                 "them in the request body. Consider that password or token exposed and "
                 "change it.",
                 "credentials_in_url",
+            )
+            await response(scope, receive, send)
+            return
+        if nul_in_url(scope):
+            response = error_response(
+                422, "the URL contains a NUL character (%00)", "invalid_character"
             )
             await response(scope, receive, send)
             return

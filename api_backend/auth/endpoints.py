@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response, status
@@ -10,6 +9,7 @@ from pydantic import BaseModel, ValidationError
 
 from ..api.deps import AuthServiceDep, CurrentUser, OptionalUser, PasswordCheckSlot
 from ..core.errors import BadRequest, UnsupportedMediaType, error_responses
+from ..core.strict_json import StrictJSONRoute, check_strings, strict_loads
 from .schemas import (
     LoginRequest,
     LogoutRequest,
@@ -21,7 +21,7 @@ from .schemas import (
     UserPublic,
 )
 
-router = APIRouter(prefix="/auth", tags=["auth"])
+router = APIRouter(prefix="/auth", tags=["auth"], route_class=StrictJSONRoute)
 
 # RFC 6749 section 5.1: token responses must not be cached.
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
@@ -51,9 +51,10 @@ async def _read_body(request: Request, model: type[BaseModel]) -> Any:
     raw = await request.body()  # size capped by the middleware
     try:
         if media_type == "application/json":
-            data = json.loads(raw or b"null")
+            data = strict_loads(raw or b"null")
         elif media_type == "application/x-www-form-urlencoded":
             data = dict((await request.form()).items())
+            check_strings(data)
         else:
             raise UnsupportedMediaType(
                 "send application/x-www-form-urlencoded (OAuth2) or application/json"
@@ -88,7 +89,8 @@ async def refresh_body(request: Request) -> RefreshRequest:
     description=(
         "Creates an account and logs it in. The password policy follows NIST SP 800-63B-4: "
         "a minimum length (PASSWORD_MIN_LENGTH, default 15), any characters, no composition "
-        "rules; common and breached passwords are refused."
+        "rules; common and breached passwords are refused. Attempts per client address "
+        "are limited (REGISTER_MAX_PER_ADDRESS, 429), taken names included."
     ),
     responses=error_responses(400, 409, 429),
 )
@@ -106,7 +108,9 @@ def register(body: RegisterRequest, auth: AuthServiceDep, response: Response):
         "Credentials in the body only: `application/x-www-form-urlencoded` (OAuth2: "
         "`grant_type=password&username=...&password=...`) or JSON. A password in the URL is "
         "refused with 400. Unknown user and wrong password answer the same 401. Repeated "
-        "failures per account and per client address answer 429 with `Retry-After`."
+        "failures for an account from one client address, or from one address overall, "
+        "answer 429 with `Retry-After`; many failures of an account from everywhere slow "
+        "its logins down (seconds, never a lock-out of the owner)."
     ),
     openapi_extra=_body_schema(LoginRequest, ["username", "password"]),
     responses=error_responses(400, 401, 415, 429),
@@ -123,8 +127,10 @@ def login(
     response_model=TokenResponse,
     summary="Exchange a refresh token for new tokens",
     description=(
-        "Rotates the refresh token: each one works once. Sending a used one again after a "
-        "short grace window (REFRESH_REUSE_GRACE_S) ends the whole session."
+        "Rotates the refresh token: each one works once. Sending a used one again within a "
+        "short grace window (REFRESH_REUSE_GRACE_S, a lost answer) returns the same new "
+        "refresh token as the first time; after it, or once that one is used, the whole "
+        "session ends."
     ),
     openapi_extra=_body_schema(RefreshRequest, ["refresh_token"]),
     responses=error_responses(400, 401, 415),

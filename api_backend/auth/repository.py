@@ -32,6 +32,12 @@ def refresh_token_for_update(session: Session, token_hash: str) -> RefreshToken 
     )
 
 
+def refresh_token_by_digest(session: Session, token_hash: str) -> RefreshToken | None:
+    """Without a lock: a replay only reads its successor (locking it could deadlock with a
+    refresh of the successor, which locks it before the session)."""
+    return session.scalar(select(RefreshToken).where(RefreshToken.token_hash == token_hash))
+
+
 def session_for_update(session: Session, session_id: str) -> AuthSession | None:
     return session.scalar(select(AuthSession).where(AuthSession.id == session_id).with_for_update())
 
@@ -85,10 +91,22 @@ def audit(
 FAILED = ("pending", "failure")
 
 
-def count_account_failures(session: Session, account_key: str, since: datetime):
-    """(count, oldest created_at) of failed or unfinished password checks for an account."""
+def count_pair_failures(session: Session, account_key: str, client_ip: str, since: datetime):
+    """(count, oldest created_at) of failed or unfinished checks of an account from one address."""
     return session.execute(
         select(func.count(), func.min(AuthAttempt.created_at)).where(
+            AuthAttempt.account_key == account_key,
+            AuthAttempt.client_ip == client_ip,
+            AuthAttempt.created_at >= since,
+            AuthAttempt.outcome.in_(FAILED),
+        )
+    ).one()
+
+
+def account_failures(session: Session, account_key: str, since: datetime):
+    """(count, latest created_at) of failed or unfinished checks of an account, any address."""
+    return session.execute(
+        select(func.count(), func.max(AuthAttempt.created_at)).where(
             AuthAttempt.account_key == account_key,
             AuthAttempt.created_at >= since,
             AuthAttempt.outcome.in_(FAILED),

@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import datetime
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-USERNAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._@+-]{2,63}$"
+# Checked with re.fullmatch, and by pydantic (whose `$` is the end of the text): a trailing
+# newline never passes.
+USERNAME_PATTERN = r"^[a-z0-9][a-z0-9._@+-]{2,63}$"
 PASSWORD_FIELD_MAX = 1024  # hard cap before any hashing; the policy's limit is lower
+
+
+def normalize_username(username: str) -> str:
+    """NFKC, then case-folded (NIST SP 800-63B): registration and login compare names in this
+    form, so `ALICE`, `alice` and `\u212alvin`/`kelvin` (Kelvin sign) name one account each."""
+    folded = unicodedata.normalize("NFKC", username).casefold()
+    return unicodedata.normalize("NFKC", folded)
+
 
 EXAMPLE_PASSWORD = "correct horse battery staple on the cluster"  # noqa: S105 - docs example
 
@@ -19,12 +31,20 @@ class RegisterRequest(BaseModel):
 
     username: str = Field(
         pattern=USERNAME_PATTERN,
-        description="3-64 characters: letters, digits and `._@+-`; case-insensitive.",
+        description=(
+            "3-64 characters: letters, digits and `._@+-`; case-insensitive (stored NFKC "
+            "and case-folded, so `Alice` and `ALICE` are the same account)."
+        ),
     )
     password: str = Field(
         max_length=PASSWORD_FIELD_MAX,
         description="At least PASSWORD_MIN_LENGTH (default 15) characters, any characters.",
     )
+
+    @field_validator("username", mode="before")
+    @classmethod
+    def _normalised_name(cls, value: Any) -> Any:
+        return normalize_username(value) if isinstance(value, str) else value
 
 
 class LoginRequest(BaseModel):

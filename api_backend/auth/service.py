@@ -23,23 +23,28 @@ from ..core.security import (
     new_public_id,
     new_refresh_token,
     new_session_id,
+    normalize_password,
     refresh_token_digest,
+    seal_successor,
+    unseal_successor,
 )
 from ..models import AuthSession, RefreshToken, User, utcnow
 from . import repository as repo
 from .passwords import check_password
 from .principal import Principal
 from .revocation import RevokedSessions
-from .schemas import USERNAME_PATTERN, RegisterResponse, TokenResponse, UserPublic
+from .schemas import (
+    USERNAME_PATTERN,
+    RegisterResponse,
+    TokenResponse,
+    UserPublic,
+    normalize_username,
+)
 from .throttle import Throttle
 
 log = logging.getLogger(__name__)
 
 BAD_CREDENTIALS = "Incorrect username or password"
-
-
-def normalize_username(username: str) -> str:
-    return username.lower()
 
 
 def user_public(user: User, settings: Settings) -> UserPublic:
@@ -115,12 +120,18 @@ class AuthService:
                 expires_at=expires_at,
             ),
         )
+        return self._token_response(user, auth_session, refresh, expires_at)
+
+    def _token_response(
+        self, user: User, auth_session: AuthSession, refresh: str, refresh_expires_at
+    ) -> TokenResponse:
         access, ttl = create_access_token(self.settings, user.public_id, auth_session.id)
+        remaining_s = (refresh_expires_at - utcnow()).total_seconds()
         return TokenResponse(
             access_token=access,
             refresh_token=refresh,
             expires_in=ttl,
-            refresh_expires_in=max(0, int((expires_at - now).total_seconds())),
+            refresh_expires_in=max(0, int(remaining_s)),
             access=access,
             refresh=refresh,
         )
@@ -141,11 +152,12 @@ class AuthService:
     # Use cases -----------------------------------------------------------------------
 
     def register(self, username: str, password: str) -> RegisterResponse:
+        # Throttle first: once an address is throttled, every name gets the same 429.
+        self.throttle.register_attempt(self.client_ip)
         name = normalize_username(username)
         check_password(password, self.settings, name)
         if repo.user_by_username(self.session, name) is not None:
             raise Conflict("this username is taken", code="username_taken")
-        self.throttle.register_attempt(self.client_ip)
         user = User(public_id=new_public_id(), username=name, password_hash=self._hash(password))
         try:
             repo.add(self.session, user)
@@ -176,34 +188,55 @@ class AuthService:
         return tokens
 
     def refresh(self, token: str) -> TokenResponse:
-        now = utcnow()
         row = repo.refresh_token_for_update(self.session, refresh_token_digest(token))
         if row is None:
             raise Unauthorized("invalid refresh token", code="invalid_grant")
         family = repo.session_for_update(self.session, row.session_id)
+        # Read the clock only once both rows are locked: a parallel refresh of this token has
+        # committed by then, so its `used_at` is never later than our `now`.
+        now = utcnow()
         user = self.session.get(User, family.user_id)
         if family.revoked_at is not None:
             raise Unauthorized("this session has ended; log in again", code="invalid_grant")
         if row.used_at is not None:
-            grace = timedelta(seconds=self.settings.refresh_reuse_grace_s)
-            if now - row.used_at > grace:
-                # Two parties hold the same token: one of them stole it. End the family.
-                self._revoke(user, "refresh_token_reuse", session_id=family.id)
-                self._event(
-                    "refresh_token_reuse", user, level=logging.WARNING, session_id=family.id
-                )
-                raise Unauthorized(
-                    "refresh token was already used; the session has been revoked",
-                    code="invalid_grant",
-                    keep_changes=True,
-                )
-            # Within the grace window: the client likely lost our answer and retries.
+            return self._replay(token, row, family, user, now)
         if row.expires_at <= now or family.expires_at <= now or not user.is_active:
             raise Unauthorized("refresh token expired; log in again", code="invalid_grant")
-        if row.used_at is None:
-            row.used_at = now
+        row.used_at = now
         family.last_refreshed_at = now
-        return self._issue_tokens(user, family)
+        tokens = self._issue_tokens(user, family)
+        row.successor_seal = seal_successor(token, tokens.refresh_token)
+        return tokens
+
+    def _replay(
+        self, token: str, row: RefreshToken, family: AuthSession, user: User, now
+    ) -> TokenResponse:
+        """A spent token again. Within the grace window (the client lost our answer and
+        retries) it gets the same successor as the first time, still unused; otherwise two
+        parties hold the token, one of them stole it, and the session ends."""
+        grace = timedelta(seconds=self.settings.refresh_reuse_grace_s)
+        successor = unseal_successor(token, row.successor_seal) if row.successor_seal else None
+        successor_row = (
+            repo.refresh_token_by_digest(self.session, refresh_token_digest(successor))
+            if successor
+            else None
+        )
+        if (
+            grace
+            and now - row.used_at <= grace
+            and successor_row is not None
+            and successor_row.used_at is None
+        ):
+            if successor_row.expires_at <= now or family.expires_at <= now or not user.is_active:
+                raise Unauthorized("refresh token expired; log in again", code="invalid_grant")
+            return self._token_response(user, family, successor, successor_row.expires_at)
+        self._revoke(user, "refresh_token_reuse", session_id=family.id)
+        self._event("refresh_token_reuse", user, level=logging.WARNING, session_id=family.id)
+        raise Unauthorized(
+            "refresh token was already used; the session has been revoked",
+            code="invalid_grant",
+            keep_changes=True,
+        )
 
     def logout(
         self, principal: Principal | None, refresh_token: str | None, all_sessions: bool
@@ -247,7 +280,7 @@ class AuthService:
             )
         self.throttle.finish(attempt, "success")
         check_password(new_password, self.settings, user.username)
-        if new_password == current_password:
+        if normalize_password(new_password) == normalize_password(current_password):
             raise BadRequest("the new password must differ from the current one")
         user.password_hash = self._hash(new_password)
         user.password_changed_at = utcnow()

@@ -2,10 +2,19 @@
 
 The ledger has transactions of its own: an attempt is recorded (and committed) before the
 slow password check starts, so concurrent guesses see each other, and a failure stays
-recorded whatever the request's outcome. Throttled attempts don't count, so an attacker
-can't keep a victim's account locked by hammering it. Workers share the ledger, so limits
-hold across processes. Behind a proxy, run uvicorn with `--forwarded-allow-ips` so the
-client address is the real one.
+recorded whatever the request's outcome. Workers share the ledger, so limits hold across
+processes.
+
+What slows an attacker without locking the owner out (OWASP Authentication Cheat Sheet):
+- per (account, address) pair: LOGIN_MAX_FAILURES_PER_ACCOUNT failures, then 429 for that
+  pair only; the owner logging in from another address is not affected;
+- per address: LOGIN_MAX_FAILURES_PER_ADDRESS failures over all names, then 429;
+- per account over all addresses (a distributed attack): past
+  LOGIN_SLOWDOWN_AFTER_FAILURES failures, each attempt waits an exponentially growing delay
+  (2, 4, 8 ... s, at most LOGIN_SLOWDOWN_MAX_S) after the account's latest failure: guessing
+  slows to a crawl, the owner waits seconds, never the whole window.
+Throttled attempts don't count, so hammering doesn't extend any of these. The client address
+is the one `api.forwarded` resolves (X-Forwarded-For only from TRUSTED_PROXIES).
 """
 
 from __future__ import annotations
@@ -46,39 +55,55 @@ class Throttle:
         self._sessions = session_factory
         self._window = timedelta(seconds=settings.login_window_s)
 
+    def _lock(self, session: Session, key: str) -> None:
+        if session.get_bind().dialect.name == "postgresql":
+            # Serialise checks of one key so parallel attempts can't all slip through.
+            session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": key})
+
+    def _password_verdict(
+        self, session: Session, key: str, client_ip: str, now: datetime
+    ) -> tuple[float, str] | None:
+        """(retry after seconds, scope) when this attempt must wait, else None."""
+        settings, since = self._settings, now - self._window
+        pair_n, pair_oldest = repo.count_pair_failures(session, key, client_ip, since)
+        if pair_n >= settings.login_max_failures_per_account:
+            return _retry_after(pair_oldest, self._window, now), "account_address"
+        address_n, address_oldest = repo.count_address_attempts(
+            session, client_ip, PASSWORD_KINDS, repo.FAILED, since
+        )
+        if address_n >= settings.login_max_failures_per_address:
+            return _retry_after(address_oldest, self._window, now), "address"
+        account_n, account_latest = repo.account_failures(session, key, since)
+        excess = account_n - settings.login_slowdown_after_failures
+        if excess >= 0 and account_latest is not None:
+            delay_s = min(2.0 ** min(excess + 1, 30), settings.login_slowdown_max_s)
+            wait_s = (account_latest - now).total_seconds() + delay_s
+            if wait_s > 0:
+                return wait_s, "account"
+        return None
+
     def begin_password_check(self, kind: str, username: str, client_ip: str) -> int:
-        """Record a pending attempt; raise 429 when the account or address is over its limit."""
-        settings, now = self._settings, utcnow()
-        since = now - self._window
+        """Record a pending attempt; raise 429 when the attempt must wait (see above)."""
+        now = utcnow()
         key = account_key(username)
         with self._sessions.begin() as session:
-            if session.get_bind().dialect.name == "postgresql":
-                # Serialise checks of one account so parallel guesses can't all slip through.
-                session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": key})
+            self._lock(session, key)
             repo.prune_attempts(session, now - 2 * self._window)
+            verdict = self._password_verdict(session, key, client_ip, now)
             attempt = repo.add(
                 session,
                 AuthAttempt(
                     kind=kind,
                     account_key=key,
                     client_ip=client_ip,
-                    outcome="pending",
+                    outcome="pending" if verdict is None else "throttled",
                     created_at=now,
                 ),
             )
-            account_n, account_oldest = repo.count_account_failures(session, key, since)
-            address_n, address_oldest = repo.count_address_attempts(
-                session, client_ip, PASSWORD_KINDS, repo.FAILED, since
-            )
-            retry_after = None
-            if account_n > settings.login_max_failures_per_account:
-                retry_after, scope = _retry_after(account_oldest, self._window, now), "account"
-            elif address_n > settings.login_max_failures_per_address:
-                retry_after, scope = _retry_after(address_oldest, self._window, now), "address"
-            if retry_after is not None:
-                repo.set_attempt_outcome(session, attempt.id, "throttled")
-                repo.audit(session, f"{kind}_throttled", client_ip=client_ip, scope=scope)
-        if retry_after is not None:
+            if verdict is not None:
+                repo.audit(session, f"{kind}_throttled", client_ip=client_ip, scope=verdict[1])
+        if verdict is not None:
+            retry_after, scope = verdict
             AUTH_EVENTS.labels(event=f"{kind}_throttled").inc()
             log.warning(
                 "password check throttled",
@@ -94,9 +119,12 @@ class Throttle:
             repo.set_attempt_outcome(session, attempt_id, outcome)
 
     def register_attempt(self, client_ip: str) -> None:
-        """Count a registration from `client_ip`; raise 429 past REGISTER_MAX_PER_ADDRESS."""
+        """Count a registration attempt from `client_ip`, whatever its outcome (taken name,
+        weak password, success); raise 429 past REGISTER_MAX_PER_ADDRESS. Called before the
+        name is looked at, so a throttled address learns nothing about which names exist."""
         now = utcnow()
         with self._sessions.begin() as session:
+            self._lock(session, f"register:{client_ip}")
             count, oldest = repo.count_address_attempts(
                 session, client_ip, ("register",), ("success",), now - self._window
             )

@@ -6,6 +6,7 @@ error messages name the variable, never its value.
 
 from __future__ import annotations
 
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from typing import Literal
 from urllib.parse import urlsplit
 
@@ -101,7 +102,12 @@ class Settings(BaseSettings):
     login_window_s: int = Field(900, ge=1)
     login_max_failures_per_account: int = Field(10, ge=1)
     login_max_failures_per_address: int = Field(100, ge=1)
+    login_slowdown_after_failures: int = Field(20, ge=1)
+    login_slowdown_max_s: int = Field(60, ge=1, le=3600)
     register_max_per_address: int = Field(20, ge=1)
+    # Peers whose X-Forwarded-For is believed (comma-separated addresses or CIDR networks);
+    # empty: nobody's, the TCP peer is the client.
+    trusted_proxies: str = ""
 
     # Object store (the seed's MINIO_* names).
     # The seed called the shared default MINIO_DEFAULT_ENDPOINT; both names work.
@@ -121,6 +127,10 @@ class Settings(BaseSettings):
     presign_download_ttl_s: int = Field(300, ge=1, le=S3_MAX_PRESIGN_S)
     upload_max_bytes: int = Field(2 * 1024**3, ge=1, le=S3_MAX_SINGLE_UPLOAD_BYTES)
     list_max_keys: int = Field(1000, ge=1, le=1000)
+    # Per-user quotas, checked when an upload URL or policy is issued.
+    user_max_objects: int = Field(1000, ge=1)
+    user_max_bytes: int = Field(10 * 1024**3, ge=1)
+    quota_cache_s: float = Field(10.0, ge=0, le=3600)
 
     # Results.
     timeseries_max_rows: int = Field(200_000, ge=1)
@@ -135,6 +145,7 @@ class Settings(BaseSettings):
             raise ValueError("PASSWORD_MIN_LENGTH is above PASSWORD_MAX_LENGTH")
         self.s3_admin_endpoint()
         self.s3_public_endpoint()
+        self.trusted_proxy_networks()
         if self.app_env == "development":
             return self
         problems = []
@@ -218,6 +229,18 @@ class Settings(BaseSettings):
         return self._endpoint(
             self.minio_public_endpoint or self.minio_admin_endpoint or self.minio_endpoint
         )
+
+    def trusted_proxy_networks(self) -> tuple[IPv4Network | IPv6Network, ...]:
+        networks = []
+        for item in filter(None, (part.strip() for part in self.trusted_proxies.split(","))):
+            try:
+                networks.append(ip_network(item, strict=False))
+            except ValueError:
+                raise ValueError(
+                    "TRUSTED_PROXIES must be comma-separated IP addresses or networks, "
+                    "e.g. 10.42.0.0/16"
+                ) from None
+        return tuple(networks)
 
     def s3_credentials(self) -> tuple[str, str]:
         secret = self.minio_secret_key.get_secret_value() if self.minio_secret_key else ""

@@ -7,6 +7,7 @@ import math
 from collections.abc import Mapping
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import OperationalError
@@ -111,8 +112,30 @@ _HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}
 async def _render_http_error(_request: Request, exc: Exception) -> JSONResponse:
     """Starlette's own errors (unknown route, wrong method, oversized body) in our shape."""
     assert isinstance(exc, StarletteHTTPException)
-    code = _HTTP_CODES.get(exc.status_code, "http_error")
+    code = getattr(exc, "code", None) or _HTTP_CODES.get(exc.status_code, "http_error")
     return error_response(exc.status_code, str(exc.detail), code, exc.headers)
+
+
+def _printable(value: object) -> str | int:
+    """A `loc` part or message that JSON can carry: unpaired surrogates become escapes."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    return str(value).encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+async def _render_validation_error(_request: Request, exc: Exception) -> JSONResponse:
+    """FastAPI's 422 shape without `input`, `ctx` and `url`: the submitted values (passwords,
+    tokens, NaN, unpaired surrogates) are never echoed, so rendering can't fail either."""
+    assert isinstance(exc, RequestValidationError)
+    errors = [
+        {
+            "type": _printable(error.get("type", "value_error")),
+            "loc": [_printable(part) for part in error.get("loc", ())],
+            "msg": _printable(error.get("msg", "invalid value")),
+        }
+        for error in exc.errors()
+    ]
+    return JSONResponse({"detail": errors}, status_code=422)
 
 
 async def _render_database_error(_request: Request, exc: Exception) -> JSONResponse:
@@ -124,6 +147,7 @@ async def _render_database_error(_request: Request, exc: Exception) -> JSONRespo
 def install_error_handler(app: FastAPI) -> None:
     app.add_exception_handler(AppError, _render_app_error)
     app.add_exception_handler(StarletteHTTPException, _render_http_error)
+    app.add_exception_handler(RequestValidationError, _render_validation_error)
     app.add_exception_handler(OperationalError, _render_database_error)
     app.add_exception_handler(SQLAlchemyTimeoutError, _render_database_error)
 

@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 JWT_ALGORITHM = "HS256"  # the only algorithm accepted; "none" and RS/HS confusion are refused
 ACCESS_TOKEN_TYPE = "access"  # noqa: S105 - a claim value, not a secret
 ACCESS_TOKEN_HEADER_TYPE = "at+jwt"  # noqa: S105 - RFC 9068 header type
-REQUIRED_CLAIMS = ["iss", "aud", "sub", "iat", "exp", "jti", "typ", "sid"]
+REQUIRED_CLAIMS = ["iss", "aud", "sub", "iat", "nbf", "exp", "jti", "typ", "sid"]
 CLOCK_SKEW_S = 5
 
 
@@ -121,6 +121,35 @@ def refresh_token_digest(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
 
 
+_SUCCESSOR_PAD_CONTEXT = b"benchsuite/refresh-successor/v1\x00"
+
+
+def _successor_pad(predecessor: str, length: int) -> bytes:
+    digest = hashlib.sha512(_SUCCESSOR_PAD_CONTEXT + predecessor.encode("utf-8", "surrogatepass"))
+    return digest.digest()[:length]
+
+
+def seal_successor(predecessor: str, successor: str) -> str:
+    """The successor refresh token, encrypted with a one-time pad derived from its
+    predecessor: only a client presenting the predecessor can get it back (a replay within
+    the grace window), and a database leak yields no usable token (only digests of the
+    predecessors are stored)."""
+    raw = successor.encode("ascii")
+    if len(raw) > 64:
+        raise ValueError("refresh tokens are at most 64 characters")
+    pad = _successor_pad(predecessor, len(raw))
+    return bytes(a ^ b for a, b in zip(raw, pad, strict=True)).hex()
+
+
+def unseal_successor(predecessor: str, sealed: str) -> str | None:
+    try:
+        raw = bytes.fromhex(sealed)[:64]
+        pad = _successor_pad(predecessor, len(raw))
+        return bytes(a ^ b for a, b in zip(raw, pad, strict=True)).decode("ascii")
+    except (ValueError, UnicodeDecodeError):
+        return None
+
+
 def create_access_token(settings: Settings, subject: str, session_id: str) -> tuple[str, int]:
     now = int(time.time())
     expires_at = now + settings.access_token_ttl_s
@@ -156,6 +185,9 @@ class AccessTokenVerifier:
         self._key = settings.jwt_key()
         self._issuer = settings.jwt_issuer
         self._audience = settings.jwt_audience
+        # A token living longer than we issue them was not made by this service's rules
+        # (a leaked key, a forged 10-year token): refused even with a valid signature.
+        self._max_lifetime_s = settings.access_token_ttl_s
         self._cache: OrderedDict[str, AccessClaims] = OrderedDict()
         self._cache_size = cache_size
 
@@ -192,8 +224,11 @@ class AccessTokenVerifier:
         for name in ("sub", "sid", "jti"):
             if not isinstance(payload.get(name), str) or not payload[name]:
                 raise InvalidToken("invalid access token")
-        if not isinstance(payload["exp"], int | float):
-            raise InvalidToken("invalid access token")
+        for name in ("exp", "iat", "nbf"):
+            if isinstance(payload[name], bool) or not isinstance(payload[name], int | float):
+                raise InvalidToken("invalid access token")
+        if payload["exp"] - payload["iat"] > self._max_lifetime_s:
+            raise InvalidToken("access token lifetime exceeds the maximum")
         return AccessClaims(
             subject=payload["sub"],
             session_id=payload["sid"],

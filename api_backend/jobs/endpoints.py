@@ -26,6 +26,16 @@ async def _service(session: SessionDep, settings: SettingsDep) -> JobsService:
 
 JobsDep = Annotated[JobsService, Depends(_service)]
 
+# A spreadsheet runs a cell that starts with one of these as a formula (OWASP: CSV injection).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: object) -> object:
+    """Text that a spreadsheet would evaluate gets a leading `'`; numbers stay numbers."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
 
 @router.get(
     "",
@@ -83,9 +93,10 @@ def job_timeseries(
     if format == "json":
         return series
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(series.columns)
-    writer.writerows(series.rows)
+    # RFC 4180 line ends: a cell holding CR or LF is then quoted instead of splitting the row.
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow([csv_cell(name) for name in series.columns])
+    writer.writerows([csv_cell(value) for value in row] for row in series.rows)
     return Response(
         out.getvalue(),
         media_type="text/csv; charset=utf-8",

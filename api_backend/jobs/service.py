@@ -33,9 +33,12 @@ def source_of(job: str) -> str:
     if len(job) > MAX_ID_CHARS:
         raise NotFound("no such job")
     try:
-        return base64.urlsafe_b64decode(job + "=" * (-len(job) % 4)).decode("utf-8")
+        source = base64.urlsafe_b64decode(job + "=" * (-len(job) % 4)).decode("utf-8")
     except (binascii.Error, ValueError):
         raise NotFound("no such job") from None
+    if "\x00" in source:  # no source holds NUL (and PostgreSQL text can't)
+        raise NotFound("no such job")
+    return source
 
 
 def _finite(values: dict[str, Any]) -> dict[str, Any]:

@@ -85,13 +85,19 @@ def _presign_upload_query(request: Request) -> tuple[str, str | None, int | None
     summary="Presigned PUT URL for an upload",
     description=(
         "Upload with `PUT <url>` and exactly the returned `headers`. With `size_bytes` the "
-        "length is signed too, so the store refuses any other size."
+        "length is signed too, so the store refuses any other size. Refused with 409 "
+        "`quota_exceeded` at USER_MAX_OBJECTS objects, 413 when `size_bytes` is over what "
+        "USER_MAX_BYTES leaves."
     ),
-    responses=error_responses(400, 401, 413),
+    responses=error_responses(400, 401, 409, 413, 503),
     openapi_extra={"parameters": PRESIGN_UPLOAD_PARAMETERS},
 )
 async def presign_upload(storage: UserStorage, request: Request):
-    upload = storage.presign_upload(*_presign_upload_query(request))
+    query = _presign_upload_query(request)
+    if storage.quota.needs_store(storage.namespace):
+        upload = await run_in_threadpool(storage.presign_upload, *query)
+    else:
+        upload = storage.presign_upload(*query)
     return Response(upload.model_dump_json(), media_type="application/json")
 
 
@@ -102,15 +108,19 @@ async def presign_upload(storage: UserStorage, request: Request):
     description=(
         "Send `multipart/form-data` to `url` with every field of `fields` and then the "
         "`file`. The signed policy pins the key and content type and caps the size "
-        "(UPLOAD_MAX_BYTES); the store enforces all three."
+        "(UPLOAD_MAX_BYTES, or what USER_MAX_BYTES leaves); the store enforces all three. "
+        "Refused with 409 `quota_exceeded` at USER_MAX_OBJECTS objects, 413 when no bytes "
+        "of the quota are left."
     ),
-    responses=error_responses(400, 401),
+    responses=error_responses(400, 401, 409, 413, 503),
 )
 async def presign_post(
     storage: UserStorage,
     object_name: ObjectName,
     content_type: ContentType = None,
 ):
+    if storage.quota.needs_store(storage.namespace):
+        return await run_in_threadpool(storage.presign_post, object_name, content_type)
     return storage.presign_post(object_name, content_type)
 
 

@@ -1,9 +1,12 @@
 """Object names users choose, checked before they become keys in their namespace.
 
 A name is normalised to NFC, then must consist of letters, digits (any script), space and
-`. _ - + = , @ ( ) !`, with `/` between non-empty segments. Refused with a clear 400: `..`,
-percent-escapes such as `%2F` (send the character itself), backslashes, NUL and other
-control characters, a leading `/`, and keys over 1024 bytes (S3's limit).
+`. _ - + = , @ ( ) !`, with `/` between non-empty segments. Refused with a clear 400
+(`invalid_object_name`): `..`, `.` or empty segments (clients rewrite `a/./b` before
+signing, so the store would refuse the signature), percent-escapes such as `%2F` (send the
+character itself), backslashes, NUL and other control characters, a leading `/`, a segment
+over 255 bytes (a file name on the worker's disk) and keys over 1024 bytes (S3's limit),
+both counted in UTF-8.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import unicodedata
 from ..core.errors import BadRequest
 
 MAX_KEY_BYTES = 1024
+MAX_SEGMENT_BYTES = 255  # the longest file name Linux file systems take
 ALLOWED_PUNCTUATION = frozenset(" ._-+=,@()!")
 _PERCENT_ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}")
 
@@ -62,6 +66,14 @@ def object_key(object_name: str, namespace: str) -> str:
         raise InvalidObjectName(
             f"object key would be longer than {MAX_KEY_BYTES} bytes (UTF-8, namespace included)"
         )
+    for segment in name.split("/"):
+        if segment == ".":
+            raise InvalidObjectName("object_name must not have '.' as a folder or file name")
+        if len(segment.encode("utf-8")) > MAX_SEGMENT_BYTES:
+            raise InvalidObjectName(
+                f"each folder and file name in object_name must be at most {MAX_SEGMENT_BYTES} "
+                "bytes (UTF-8)"
+            )
     return key
 
 

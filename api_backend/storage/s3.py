@@ -88,6 +88,18 @@ class ObjectStore:
         next_token = answer.get("NextContinuationToken") if answer.get("IsTruncated") else None
         return ObjectPage(objects, next_token)
 
+    def usage(self, prefix: str, max_objects: int) -> tuple[int, int]:
+        """(objects, bytes) under `prefix`; counting stops once past `max_objects`."""
+        objects = size = 0
+        token = None
+        while True:
+            page = self.list_page(prefix, 1000, token)
+            objects += len(page.objects)
+            size += sum(item.size for item in page.objects)
+            token = page.next_token
+            if token is None or objects > max_objects:
+                return objects, size
+
     def delete(self, key: str) -> None:
         try:
             self._client.delete_object(Bucket=self.bucket, Key=key)

@@ -1,6 +1,7 @@
 """Storage rules: every key is inside the caller's namespace, URLs are short-lived.
 
-`presign_upload` and `presign_post` are pure computation (safe on the event loop);
+`presign_upload` and `presign_post` are computation while the quota's usage is cached
+(`quota.needs_store` says when not: then they list the store and block);
 `presign_download`, `list_objects` and `delete_object` talk to the store and block.
 """
 
@@ -18,6 +19,7 @@ from urllib.parse import quote
 from ..core.config import Settings
 from ..core.errors import BadRequest, NotFound, PayloadTooLarge
 from .keys import list_prefix, object_key
+from .quota import QuotaLedger
 from .s3 import ObjectStore
 from .schemas import ObjectInfo, ObjectList, PresignDownload, PresignPost, PresignUpload
 from .sigv4 import Presigner
@@ -26,8 +28,9 @@ log = logging.getLogger(__name__)
 
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
 # RFC 6838 type/subtype, no parameters: it is signed and must match the upload byte for byte.
+# Used with fullmatch (a `$` would let a trailing newline through).
 _CONTENT_TYPE = re.compile(
-    r"^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}$"
+    r"[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}"
 )
 _TOKEN_CONTEXT = b"benchsuite/storage-list-continuation/v1\x00"
 
@@ -42,7 +45,7 @@ def _unb64(text: str) -> bytes:
 
 def check_content_type(content_type: str | None) -> str:
     value = content_type or DEFAULT_CONTENT_TYPE
-    if not _CONTENT_TYPE.match(value):
+    if not _CONTENT_TYPE.fullmatch(value):
         raise BadRequest("content_type must look like type/subtype, e.g. application/x-hdf5")
     return value
 
@@ -62,6 +65,7 @@ class StorageService:
     presigner: Presigner
     store: ObjectStore
     namespace: str
+    quota: QuotaLedger
 
     # Continuation tokens: S3's own token, bound to the listing's prefix by an HMAC keyed with
     # BUCKET_TOKEN_SECRET, so a client can't steer a listing outside its namespace or feed
@@ -107,6 +111,9 @@ class StorageService:
                     f"uploads are limited to {self.settings.upload_max_bytes} bytes"
                 )
             headers["Content-Length"] = str(size_bytes)  # signed: the store checks it
+        # Without size_bytes the store can't cap a PUT: the quota's bytes are then checked
+        # against what is stored, and the upload is re-checked when it arrives (docs/api.md).
+        self.quota.check_and_reserve(self.namespace, key, size_bytes)
         ttl = self.settings.presign_upload_ttl_s
         url = self.presigner.presign_url(
             "PUT", self.settings.minio_bucket, key, ttl, headers=headers
@@ -115,20 +122,24 @@ class StorageService:
 
     def presign_post(self, object_name: str, content_type: str | None) -> PresignPost:
         key = object_key(object_name, self.namespace)
+        content_type = check_content_type(content_type)
+        # The policy's content-length-range caps the body at what the quota leaves.
+        remaining = self.quota.check_and_reserve(self.namespace, key, None)
+        max_bytes = min(self.settings.upload_max_bytes, remaining)
         ttl = self.settings.presign_upload_ttl_s
         url, fields = self.presigner.presign_post(
             self.settings.minio_bucket,
             key,
             ttl,
-            content_type=check_content_type(content_type),
-            max_bytes=self.settings.upload_max_bytes,
+            content_type=content_type,
+            max_bytes=max_bytes,
         )
         return PresignPost(
             key=key,
             url=url,
             fields=fields,
             expires_in=ttl,
-            max_size_bytes=self.settings.upload_max_bytes,
+            max_size_bytes=max_bytes,
         )
 
     def presign_download(self, object_name: str) -> PresignDownload:
@@ -174,4 +185,5 @@ class StorageService:
         if self.store.head(key) is None:
             raise NotFound("no such object")
         self.store.delete(key)
+        self.quota.forget(self.namespace)
         log.info("object deleted", extra={"event": "object_deleted", "namespace": self.namespace})

@@ -2,6 +2,10 @@
 
 Runs against the uvicorn server with a logged-in user, so generated requests reach the
 handlers instead of stopping at 401. Bounded: a few examples per operation.
+
+CI replays the same derandomized cases every run (bounded in time). To explore new ones
+locally: `FUZZ_RANDOM=1 FUZZ_EXAMPLES=200 .venv/bin/pytest tests/api/test_schemathesis.py`
+(random mode, positive and negative cases, still bounded by FUZZ_EXAMPLES per operation).
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from api_backend.main import create_app
 
 from .conftest import PASSWORD, register
 
-EXAMPLES_PER_OPERATION = 25
+EXAMPLES_PER_OPERATION = int(os.environ.get("FUZZ_EXAMPLES", "25"))
 
 
 @pytest.fixture(scope="module")

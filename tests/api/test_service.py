@@ -124,7 +124,10 @@ def test_database_and_endpoint_settings():
 def test_migrations_are_idempotent_and_concurrent_starts_take_turns():
     db = postgres.create_database("bs_api_mig")
     try:
-        assert pending_revisions(db.sqlalchemy_url) == ["0001_api_accounts"]
+        assert pending_revisions(db.sqlalchemy_url) == [
+            "0001_api_accounts",
+            "0002_refresh_successor",
+        ]
         errors = []
 
         def upgrade():

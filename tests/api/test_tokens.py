@@ -32,7 +32,7 @@ def _status(client, token: str) -> int:
 def test_real_token_has_required_claims(account, claims):
     header = jwt.get_unverified_header(account.access)
     assert header == {"alg": "HS256", "typ": "at+jwt"}
-    assert {"iss", "aud", "sub", "iat", "exp", "jti", "typ", "sid"} <= claims.keys()
+    assert {"iss", "aud", "sub", "iat", "nbf", "exp", "jti", "typ", "sid"} <= claims.keys()
     assert claims["typ"] == "access"
     assert claims["sub"] == account.user["id"]
     assert claims["exp"] - claims["iat"] <= 900
@@ -60,6 +60,10 @@ def test_alg_none_is_refused(client, claims):
         ({"typ": "refresh"}, "not an access token"),
         ({"jti": None}, "no token id"),
         ({"sid": None}, "no session"),
+        ({"nbf": None}, "no nbf"),
+        ({"nbf": int(time.time()) + 3600}, "not valid yet"),
+        ({"exp": int(time.time()) + 10 * 365 * 86400}, "lives longer than ACCESS_TOKEN_TTL_S"),
+        ({"iat": int(time.time()) - 3000}, "issued 50 minutes before it expires"),
     ],
 )
 def test_altered_claims_are_refused(client, claims, secret, change, why):

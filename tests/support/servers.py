@@ -11,7 +11,7 @@ import signal
 import subprocess
 import sys
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from .net import free_port, wait_for_http
@@ -82,6 +82,7 @@ class AppProcess(PythonProcess):
         health_path: str = "/healthz",
         workers: int = 1,
         port: int | None = None,
+        extra_args: Sequence[str] = (),
     ):
         self.port = port or free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
@@ -89,7 +90,7 @@ class AppProcess(PythonProcess):
         args = ["-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(self.port)]
         if workers > 1:
             args += ["--workers", str(workers)]
-        super().__init__(args, env)
+        super().__init__([*args, *extra_args], env)
 
     def start(self) -> AppProcess:
         super().start()
