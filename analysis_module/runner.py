@@ -18,7 +18,7 @@ from analysis_module.pipeline_core.analyse import AnalysisOptions, analyse_profi
 from analysis_module.pipeline_core.naming import table_name_for
 from analysis_module.pipeline_core.records import breakdown_table, summary_table
 from analysis_module.pipeline_core.sink import ResultSink
-from analysis_module.processing import ProfileError, open_profile
+from analysis_module.processing import ProfileError, ReadLimits, open_profile
 from analysis_module.settings import AnalysisSettings
 
 log = logging.getLogger(__name__)
@@ -94,17 +94,24 @@ def build_sink(settings: AnalysisSettings, duckdb_path: Path | None = None) -> R
 
 
 class Runner:
-    def __init__(self, sink: ResultSink, factors: FactorSources, options: AnalysisOptions):
+    def __init__(
+        self,
+        sink: ResultSink,
+        factors: FactorSources,
+        options: AnalysisOptions,
+        read_limits: ReadLimits | None = None,
+    ):
         self.sink = sink
         self.factors = factors
         self.options = options
+        self.read_limits = read_limits or ReadLimits()
 
     def analyse_file(
         self, path: Path, *, source: str, owner: str | None = None, etag: str | None = None
     ) -> JobOutcome:
         common = {"source": source, "owner": owner, "etag": etag, "integration": self.options.rule}
         try:
-            profile = open_profile(path)
+            profile = open_profile(path, self.read_limits)
         except (ProfileError, OSError) as exc:
             return self._failed(common, None, _reason(exc))
         with profile:
@@ -167,6 +174,12 @@ def build_runner(
         power_ceiling_w=settings.power_ceiling_w,
         pue=settings.pue,
         power_plugin=settings.power_plugin,
+        max_interval_s=settings.max_sample_interval_s,
+    )
+    limits = ReadLimits(
+        max_decoded_bytes=settings.profile_max_decoded_bytes,
+        max_seconds=settings.profile_max_seconds,
+        max_objects=settings.profile_max_objects,
     )
     factors = build_factors(settings, factor_options or default_factor_options(settings))
-    return Runner(build_sink(settings, duckdb_path), factors, options)
+    return Runner(build_sink(settings, duckdb_path), factors, options, limits)
