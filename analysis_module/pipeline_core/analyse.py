@@ -210,7 +210,9 @@ def analyse_profile(
     parts_by_node: dict[str, list[PowerSeries]] = {}
     for (_, node), series in step_series.items():
         parts_by_node.setdefault(node, []).append(series)
-    node_series = {node: merge_series(parts_by_node[node]) for node in nodes if node in parts_by_node}
+    node_series = {
+        node: merge_series(parts_by_node[node]) for node in nodes if node in parts_by_node
+    }
     window = _window(list(node_series.values()))
     factor_set = _Factors(
         price=factors.price(*window) if window else None,

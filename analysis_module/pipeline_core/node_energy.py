@@ -8,12 +8,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import pyarrow as pa
 
+from analysis_module.pipeline_core.epochs import drop_invalid_times
 from analysis_module.pipeline_core.integrate import (
     Integration,
     integrate_power,
     sum_interval_energy,
 )
-from analysis_module.pipeline_core.epochs import drop_invalid_times
 from analysis_module.pipeline_core.power import (
     PowerSelection,
     clean_power,

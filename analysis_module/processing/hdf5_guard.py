@@ -29,8 +29,8 @@ from analysis_module.processing.errors import ProfileTooLargeError, UnsafeProfil
 
 ALLOWED_FILTERS = {h5py.h5z.FILTER_DEFLATE: "deflate", h5py.h5z.FILTER_SHUFFLE: "shuffle"}
 # Slurm deflates at level 0 (stored blocks), so a real table decodes to about its stored size.
-# A re-packed profile (h5repack -f SHUF -f GZIP=9) of real samples reaches about 6x; deflate
-# itself can reach ~1000x on zeros, which is what a decompression bomb uses.
+# The real samples re-packed with shuffle + gzip 9 reach 6-14x (one chunk per table); deflate
+# itself reaches ~1000x on zeros, which is what a decompression bomb uses.
 MAX_EXPANSION_RATIO = 64
 _CHECK_TIME_EVERY_OBJECTS = 256
 _LINK_KIND = {h5py.h5l.TYPE_SOFT: "a soft link", h5py.h5l.TYPE_EXTERNAL: "an external link"}
@@ -142,9 +142,7 @@ def _checked_name(raw_name: bytes, group_path: str, label: str) -> str:
             "(Slurm names steps, nodes and tasks in ASCII)"
         ) from None
     if not name.isprintable() or "/" in name:
-        raise UnsafeProfileError(
-            f"{label}: an object name in {where} contains control characters"
-        )
+        raise UnsafeProfileError(f"{label}: an object name in {where} contains control characters")
     return name
 
 

@@ -188,9 +188,7 @@ class SlurmProfile:
         )
 
 
-def open_profile(
-    path: str | os.PathLike[str], limits: ReadLimits | None = None
-) -> SlurmProfile:
+def open_profile(path: str | os.PathLike[str], limits: ReadLimits | None = None) -> SlurmProfile:
     """Open a merged (``job_<id>.h5``) or node-step (``<job>_<step>_<node>.h5``) Slurm profile.
 
     Raises a ``ProfileError`` subclass with a one-line reason when the file is not a readable

@@ -64,9 +64,7 @@ def _skeleton(path: Path, node: str = "n1") -> tuple[h5py.File, h5py.Group]:
 
 
 def _one_node(path: Path, epochs, energy: dict, tasks=None) -> None:
-    node = NodeSpec(
-        "n1", 0, START_S, energy=energy, energy_epochs=np.asarray(epochs), tasks=tasks
-    )
+    node = NodeSpec("n1", 0, START_S, energy=energy, energy_epochs=np.asarray(epochs), tasks=tasks)
     write_job_file(path, job_id=path.stem.split("_")[-1], steps=[StepSpec("0", [node])])
 
 
@@ -291,25 +289,29 @@ CASES: tuple[Callable[..., Expected], ...] = (
     case_many_tiny_nodes,
 )
 VALID_NAME = "zz_valid.h5"
-VALID_ENERGY_J = None  # checked against a direct analysis of the same file by the tests
+VALID_ENERGY_J = 3200.0  # examples/profiles/job_5.h5, as its real-sample test states
 
 
-def write_corpus(folder: Path, secrets: Path) -> dict[str, Expected]:
+def write_corpus(folder: Path, secrets: Path, *, n_tiny_nodes: int = 20_000) -> dict[str, Expected]:
     """Every case into ``folder`` (host files into ``secrets``), then the valid profile last.
 
-    Returns the expectation by file name; the valid file expects ``ok``.
+    Returns the expectation by file name; the valid file expects ``ok``. ``n_tiny_nodes``
+    sizes the many-nodes case (CI uses fewer than the report's 20,000).
     """
     folder.mkdir(parents=True, exist_ok=True)
     secrets.mkdir(parents=True, exist_ok=True)
     before = set(folder.iterdir())
     expected = {}
     for case in CASES:
-        outcome = case(folder, secrets)
+        if case is case_many_tiny_nodes:
+            outcome = case(folder, secrets, n_nodes=n_tiny_nodes)
+        else:
+            outcome = case(folder, secrets)
         (new,) = set(folder.iterdir()) - before
         before.add(new)
         expected[new.name] = outcome
     shutil.copy(EXAMPLES / "job_5.h5", folder / VALID_NAME)
-    expected[VALID_NAME] = Expected("ok", "")
+    expected[VALID_NAME] = Expected("ok", "", energy_j=VALID_ENERGY_J)
     return expected
 
 
