@@ -207,12 +207,7 @@ def analyse_profile(
     step_series = _read_power(profile, options)
     nodes = list(dict.fromkeys(ns.node for ns in profile.node_steps))
     steps = list(dict.fromkeys(ns.step for ns in profile.node_steps))
-    parts_by_node: dict[str, list[PowerSeries]] = {}
-    for (_, node), series in step_series.items():
-        parts_by_node.setdefault(node, []).append(series)
-    node_series = {
-        node: merge_series(parts_by_node[node]) for node in nodes if node in parts_by_node
-    }
+    node_series = _node_series(step_series, nodes)
     window = _window(list(node_series.values()))
     factor_set = _Factors(
         price=factors.price(*window) if window else None,
@@ -268,6 +263,14 @@ def analyse_profile(
         row["price_source"] = factor_set.price.source if factor_set.price else None
         row["carbon_source"] = factor_set.carbon.source if factor_set.carbon else None
     return JobAnalysis(job_id=profile.job_id, summary=summary, breakdown=breakdown)
+
+
+def _node_series(step_series: dict[tuple, PowerSeries], nodes: list[str]) -> dict:
+    """Each node's samples merged over its steps, grouped in one pass (not once per node)."""
+    parts_by_node: dict[str, list[PowerSeries]] = {}
+    for (_, node), series in step_series.items():
+        parts_by_node.setdefault(node, []).append(series)
+    return {node: merge_series(parts_by_node[node]) for node in nodes if node in parts_by_node}
 
 
 class _RowBatch:
