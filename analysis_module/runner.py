@@ -180,6 +180,7 @@ def build_runner(
         max_decoded_bytes=settings.profile_max_decoded_bytes,
         max_seconds=settings.profile_max_seconds,
         max_objects=settings.profile_max_objects,
+        max_series_rows=settings.profile_max_series_rows,
     )
     factors = build_factors(settings, factor_options or default_factor_options(settings))
     return Runner(build_sink(settings, duckdb_path), factors, options, limits)

@@ -70,7 +70,9 @@ class AnalysisSettings(BaseSettings):
     power_plugin: str | None = _env("ENERGY_PLUGIN")
 
     # --- Hostile input: per-file limits of the reader and the integration (README) -----------
-    profile_max_decoded_bytes: int = _env("PROFILE_MAX_DECODED_BYTES", 2 * 1024**3, ge=1)
+    # the total bounds time; memory goes with the rows of the one table read at once
+    profile_max_decoded_bytes: int = _env("PROFILE_MAX_DECODED_BYTES", 32 * 1024**3, ge=1)
+    profile_max_series_rows: int = _env("PROFILE_MAX_SERIES_ROWS", 1_600_000, ge=1)
     profile_max_seconds: float = _env("PROFILE_MAX_SECONDS", 600.0, gt=0)
     profile_max_objects: int = _env("PROFILE_MAX_OBJECTS", 200_000, ge=1)
     max_sample_interval_s: float = _env("MAX_SAMPLE_INTERVAL_S", 3600.0, gt=0)

@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script 
 # every child imports the reader (h5py, numpy, pyarrow); only the pipeline ones import DuckDB
 import h5py
 
-from analysis_module.processing import ReadLimits, open_profile
+from analysis_module.processing import open_profile
 from bench._common import (
     REPO,
     peak_rss_mb,
@@ -77,13 +77,8 @@ def plain_read(path: Path) -> dict:
     return {}
 
 
-# The benchmark files are trusted and up to 7.7 GB decoded: past the per-file defaults.
-UNBOUNDED = {"PROFILE_MAX_DECODED_BYTES": 2**62, "PROFILE_MAX_SECONDS": 1e9}
-
-
 def ours_read(path: Path) -> dict:
-    limits = ReadLimits(max_decoded_bytes=2**62, max_seconds=1e9)
-    with open_profile(path, limits) as profile:
+    with open_profile(path) as profile:
         for ns in profile.node_steps:
             profile.read_energy(ns)
             profile.read_tasks(ns)
@@ -132,7 +127,7 @@ def make_runner(kind: str, db_file: Path, pg_db: str | None):
     else:
         target = {"POSTGRES_HOST": None, "DUCKDB_PATH": db_file}
     factors = FactorOptions(flat_price_eur_per_kwh=0.25, carbon_g_per_kwh=400.0)
-    return build_runner(AnalysisSettings(**target, **UNBOUNDED), factor_options=factors)
+    return build_runner(AnalysisSettings(**target), factor_options=factors)
 
 
 def analyse(runner, path: Path) -> dict:

@@ -53,11 +53,17 @@ def disable_filter_plugins() -> None:
 @dataclass(frozen=True)
 class ReadLimits:
     """Per-file limits (settings PROFILE_MAX_DECODED_BYTES, PROFILE_MAX_SECONDS,
-    PROFILE_MAX_OBJECTS)."""
+    PROFILE_MAX_OBJECTS, PROFILE_MAX_SERIES_ROWS).
 
-    max_decoded_bytes: int = 2 * 1024**3
+    The engine streams node by node, so the total is a bound on time, not memory; memory goes
+    with the rows of the one table it holds at once (an Energy, Network or Filesystem dataset,
+    or one node's Tasks datasets together): ``max_series_rows`` bounds that.
+    """
+
+    max_decoded_bytes: int = 32 * 1024**3
     max_seconds: float = 600.0
     max_objects: int = 200_000
+    max_series_rows: int = 1_600_000
 
 
 class ReadBudget:
@@ -105,6 +111,7 @@ def inspect_structure(h5: h5py.File, budget: ReadBudget) -> None:
     pending: list[tuple[h5py.h5g.GroupID, str]] = [(h5.id, "")]
     n_objects = 0
     declared_bytes = 0
+    task_rows: dict[str, int] = {}  # one node's Tasks tables are read as one table
     while pending:
         group_id, group_path = pending.pop()
         for raw_name in group_id:
@@ -124,11 +131,31 @@ def inspect_structure(h5: h5py.File, budget: ReadBudget) -> None:
                 pending.append((obj_id, path))
             else:
                 declared_bytes += _checked_dataset(obj_id, path, label)
+                _check_series_rows(obj_id, path, task_rows, budget)
     if declared_bytes > budget.limits.max_decoded_bytes:
         raise ProfileTooLargeError(
             f"{label}: its datasets declare {_size(declared_bytes)} of data, more than the "
             f"{_size(budget.limits.max_decoded_bytes)} allowed per file "
             "(PROFILE_MAX_DECODED_BYTES)"
+        )
+
+
+def _check_series_rows(
+    dsid: h5py.h5d.DatasetID, path: str, task_rows: dict[str, int], budget: ReadBudget
+) -> None:
+    """Refuse a table (or a node's Tasks together) declaring more rows than the engine holds."""
+    dims = dsid.get_space().get_simple_extent_dims()
+    n_rows = dims[0] if dims else 1
+    parent, _, _ = path.rpartition("/")
+    where = f"dataset {path}"
+    if parent.endswith("/Tasks"):
+        n_rows = task_rows[parent] = task_rows.get(parent, 0) + n_rows
+        where = f"the Tasks of {parent.removesuffix('/Tasks') or '/'}"
+    if n_rows > budget.limits.max_series_rows:
+        raise ProfileTooLargeError(
+            f"{budget.file_label}: {where} declares more than "
+            f"{budget.limits.max_series_rows} rows, the most read at once "
+            "(PROFILE_MAX_SERIES_ROWS)"
         )
 
 

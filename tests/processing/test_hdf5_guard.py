@@ -18,7 +18,14 @@ from analysis_module.processing import (
     read_energy,
 )
 from analysis_module.processing.hdf5_guard import ReadBudget
-from analysis_module.slurm_synth import NodeSpec, StepSpec, write_job_file
+from analysis_module.settings import AnalysisSettings
+from analysis_module.slurm_synth import (
+    NodeSpec,
+    StepSpec,
+    write_int_attr,
+    write_job_file,
+    write_node_attrs,
+)
 from tests.support import hostile_profiles as hostile
 
 JOB_5 = Path(__file__).resolve().parents[2] / "examples" / "profiles" / "job_5.h5"
@@ -34,6 +41,8 @@ REFUSED_ON_OPEN = [
     (hostile.case_hard_linked_twice, UnsafeProfileError),
     (hostile.case_huge_declared_rows, ProfileTooLargeError),
     (hostile.case_gzip_bomb, ProfileTooLargeError),
+    (hostile.case_energy_over_row_limit, ProfileTooLargeError),
+    (hostile.case_node_tasks_over_row_limit, ProfileTooLargeError),
 ]
 
 
@@ -70,6 +79,31 @@ def test_no_filter_plugin_can_be_loaded() -> None:
 def test_declared_data_beyond_the_decoded_budget_are_refused_up_front() -> None:
     with pytest.raises(ProfileTooLargeError, match="PROFILE_MAX_DECODED_BYTES"):
         open_profile(JOB_5, ReadLimits(max_decoded_bytes=1_000))
+
+
+def test_the_row_default_matches_the_corpus() -> None:
+    assert ReadLimits().max_series_rows == hostile.DEFAULT_MAX_SERIES_ROWS
+    assert AnalysisSettings().profile_max_series_rows == hostile.DEFAULT_MAX_SERIES_ROWS
+
+
+def test_a_node_of_the_64x16x24h_benchmark_job_opens_under_the_defaults(tmp_path: Path) -> None:
+    """16 tasks x 86,400 rows at 1 Hz (1.38 M rows read as one table): below the row bound."""
+    with h5py.File(tmp_path / "job_1.h5", "w") as h5:
+        write_int_attr(h5, "Number of Steps", 1)
+        group = h5.create_group("Steps/0/Nodes/node000")
+        write_node_attrs(group, NodeSpec("node000", 0, hostile.START_S, n_tasks=16))
+        hostile.backed_dataset(group, "Energy", hostile.ENERGY_DTYPE, 86_401)
+        for rank in range(16):
+            hostile.backed_dataset(group, f"Tasks/{rank}", hostile.TASK_DTYPE, 86_400)
+    with open_profile(tmp_path / "job_1.h5") as profile:
+        assert profile.node_steps[0].task_ranks == tuple(range(16))
+
+
+def test_the_row_bound_names_the_node_whose_tasks_pass_it() -> None:
+    with pytest.raises(ProfileTooLargeError) as caught:
+        open_profile(JOB_5, ReadLimits(max_series_rows=5))
+    assert "(PROFILE_MAX_SERIES_ROWS)" in caught.value.reason
+    assert "more than 5 rows" in caught.value.reason
 
 
 def test_reads_are_charged_to_the_budget(tmp_path: Path) -> None:

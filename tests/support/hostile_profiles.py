@@ -265,6 +265,48 @@ def case_many_tiny_nodes(folder: Path, secrets: Path, n_nodes: int = 20_000) -> 
     return Expected("ok", "", energy_j=100.0 * n_nodes)
 
 
+TASK_DTYPE = np.dtype(
+    [("ElapsedTime", "<u8"), ("EpochTime", "<u8")]
+    + [(name, "<u8") for name in ("CPUFrequency", "RSS", "VMSize", "Pages")]
+    + [(name, "<f8") for name in ("CPUTime", "CPUUtilization", "ReadMB", "WriteMB")]
+)
+DEFAULT_MAX_SERIES_ROWS = 1_600_000  # PROFILE_MAX_SERIES_ROWS's default
+
+
+def backed_dataset(group: h5py.Group, name: str, dtype: np.dtype, n_rows: int) -> None:
+    """``n_rows`` declared and backed by stored chunks at ~32x compression, written in a blink.
+
+    Every chunk is the same deflate stream (1/32 random bytes, the rest zeros), so the file
+    passes the allocation and expansion checks and only a row limit can refuse it.
+    """
+    chunk_rows = 1 << 16
+    raw = np.zeros(chunk_rows * dtype.itemsize, dtype=np.uint8)
+    raw[: raw.size // 32] = np.random.default_rng(14).integers(0, 256, raw.size // 32)
+    deflated = zlib.compress(raw.tobytes(), 1)
+    ds = group.create_dataset(
+        name, shape=(n_rows,), dtype=dtype, chunks=(chunk_rows,), compression="gzip"
+    )
+    for first in range(0, n_rows, chunk_rows):
+        ds.id.write_direct_chunk((first,), deflated)
+
+
+def case_energy_over_row_limit(folder: Path, secrets: Path) -> Expected:
+    """One Energy table of 1.6 M + 1 rows (~1.2 MB of file): past the memory bound."""
+    h5, group = _skeleton(folder / "22_energy_rows.h5")
+    with h5:
+        backed_dataset(group, "Energy", ENERGY_DTYPE, DEFAULT_MAX_SERIES_ROWS + 1)
+    return Expected("failed", "PROFILE_MAX_SERIES_ROWS")
+
+
+def case_node_tasks_over_row_limit(folder: Path, secrets: Path) -> Expected:
+    """16 tasks of 100,001 rows: each small, together one table past the memory bound."""
+    h5, group = _skeleton(folder / "23_node_tasks_rows.h5")
+    with h5:
+        for rank in range(16):
+            backed_dataset(group, f"Tasks/{rank}", TASK_DTYPE, DEFAULT_MAX_SERIES_ROWS // 16 + 1)
+    return Expected("failed", "PROFILE_MAX_SERIES_ROWS")
+
+
 CASES: tuple[Callable[..., Expected], ...] = (
     case_external_storage_secret,
     case_external_storage_passwd,
@@ -287,6 +329,8 @@ CASES: tuple[Callable[..., Expected], ...] = (
     case_no_valid_power,
     case_samples_1e9_s_apart,
     case_many_tiny_nodes,
+    case_energy_over_row_limit,
+    case_node_tasks_over_row_limit,
 )
 VALID_NAME = "zz_valid.h5"
 VALID_ENERGY_J = 3200.0  # examples/profiles/job_5.h5, as its real-sample test states
