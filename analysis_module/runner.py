@@ -24,7 +24,7 @@ from analysis_module.pipeline_core.naming import table_name_for
 from analysis_module.pipeline_core.power import POWER_SCOPE_BY_PLUGIN
 from analysis_module.pipeline_core.records import breakdown_table, summary_table
 from analysis_module.pipeline_core.sink import ResultSink
-from analysis_module.processing import ProfileError, open_profile
+from analysis_module.processing import ProfileError, ReadLimits, open_profile
 from analysis_module.settings import AnalysisSettings
 
 log = logging.getLogger(__name__)
@@ -117,11 +117,13 @@ class Runner:
         options: AnalysisOptions,
         *,
         sink_factory: Callable[[], ResultSink] | None = None,
+        read_limits: ReadLimits | None = None,
     ):
         self.sink = sink
         self.factors = factors
         self.options = options
         self.sink_factory = sink_factory
+        self.read_limits = read_limits or ReadLimits()
         # True after an error this runner did not expect: a pool must not hand it out again.
         self.saw_unexpected_error = False
         self._cancelled = threading.Event()
@@ -151,7 +153,7 @@ class Runner:
         if problem is not None:
             return self._failed(common, None, problem, CONFIG)
         try:
-            profile = open_profile(path)
+            profile = open_profile(path, self.read_limits)
         except (ProfileError, OSError) as exc:
             return self._failed(common, None, _reason(exc, hide), FILE)
         try:
@@ -272,10 +274,17 @@ def build_runner(
         power_ceiling_w=settings.power_ceiling_w,
         pue=settings.pue,
         power_plugin=settings.power_plugin,
+        max_interval_s=settings.max_sample_interval_s,
+    )
+    limits = ReadLimits(
+        max_decoded_bytes=settings.profile_max_decoded_bytes,
+        max_seconds=settings.profile_max_seconds,
+        max_objects=settings.profile_max_objects,
+        max_series_rows=settings.profile_max_series_rows,
     )
     factors = build_factors(settings, factor_options or default_factor_options(settings))
 
     def sink_factory() -> ResultSink:
         return build_sink(settings, duckdb_path)
 
-    return Runner(sink_factory(), factors, options, sink_factory=sink_factory)
+    return Runner(sink_factory(), factors, options, sink_factory=sink_factory, read_limits=limits)

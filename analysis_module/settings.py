@@ -69,6 +69,15 @@ class AnalysisSettings(BaseSettings):
     # The file does not say; unset means the narrower rapl scope is reported.
     power_plugin: str | None = _env("ENERGY_PLUGIN")
 
+    # --- Hostile input: per-file limits of the reader and the integration (README) -----------
+    # the total bounds time; memory goes with the rows of the one table read at once
+    profile_max_decoded_bytes: int = _env("PROFILE_MAX_DECODED_BYTES", 32 * 1024**3, ge=1)
+    profile_max_series_rows: int = _env("PROFILE_MAX_SERIES_ROWS", 1_600_000, ge=1)
+    profile_max_seconds: float = _env("PROFILE_MAX_SECONDS", 600.0, gt=0)
+    profile_max_objects: int = _env("PROFILE_MAX_OBJECTS", 200_000, ge=1)
+    max_sample_interval_s: float = _env("MAX_SAMPLE_INTERVAL_S", 3600.0, gt=0)
+    # --- end of hostile-input limits ------------------------------------------------------------
+
     # Prices and carbon intensity.
     smard_base_url: str = _env("SMARD_BASE_URL", "https://www.smard.de/app/chart_data")
     smard_cache_dir: Path = _env("SMARD_CACHE_DIR", Path(".cache/smard"))

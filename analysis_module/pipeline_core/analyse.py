@@ -15,6 +15,7 @@ from typing import Protocol
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from analysis_module.pipeline_core.epochs import drop_invalid_times
 from analysis_module.pipeline_core.factors import PiecewiseConstant
 from analysis_module.pipeline_core.figures import (
     J_PER_KWH,
@@ -66,6 +67,7 @@ class AnalysisOptions:
     power_ceiling_w: float = 100_000.0
     pue: float | None = None
     power_plugin: str | None = None  # the site's energy plugin, when `Power` is ambiguous
+    max_interval_s: float | None = 3600.0  # longer intervals are gaps whatever the median
 
 
 @dataclass
@@ -81,7 +83,12 @@ class _Factors:
     carbon: PiecewiseConstant | None
 
     def figures(self, series: PowerSeries, options: AnalysisOptions) -> tuple:
-        integration = integrate_series(series, rule=options.rule, gap_factor=options.gap_factor)
+        gaps = {
+            "rule": options.rule,
+            "gap_factor": options.gap_factor,
+            "max_interval_s": options.max_interval_s,
+        }
+        integration = integrate_series(series, **gaps)
         cost = apply_optional_factor(
             integration, self.price, joules_per_unit=J_PER_MWH, missing_note="no price configured"
         )
@@ -98,7 +105,7 @@ class _Factors:
             gap_samples=series.gap_samples,
             cost=cost,
             co2=co2,
-            components_j=component_energy(series, rule=options.rule, gap_factor=options.gap_factor),
+            components_j=component_energy(series, **gaps),
             first_epoch=int(series.epoch_s[0]) if len(series) else None,
             last_epoch=int(series.epoch_s[-1]) if len(series) else None,
         )
@@ -147,7 +154,20 @@ class _Collected:
     def spans(self, keys: Sequence[tuple]) -> list[tuple[int, int]]:
         return [self.other_spans[k] for k in keys if k in self.other_spans]
 
+    _keys_by_step: dict[str, list[tuple]] = field(default_factory=dict)
+    _keys_by_node: dict[str, list[tuple]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # indexed once: a file may hold tens of thousands of (step, node) groups
+        for ns in self.node_steps:
+            self._keys_by_step.setdefault(ns.step, []).append((ns.step, ns.node))
+            self._keys_by_node.setdefault(ns.node, []).append((ns.step, ns.node))
+
     def keys(self, *, step: str | None = None, node: str | None = None) -> list[tuple]:
+        if step is not None and node is None:
+            return self._keys_by_step.get(step, [])
+        if node is not None and step is None:
+            return self._keys_by_node.get(node, [])
         return [
             (ns.step, ns.node)
             for ns in self.node_steps
@@ -183,35 +203,35 @@ def analyse_profile(
     emit: Callable[[pa.Table], None],
 ) -> JobAnalysis:
     """Compute every published figure of one profile; `emit` receives JOB_TIMESERIES chunks."""
+    batch = _RowBatch(emit)
     step_series = _read_power(profile, options)
     nodes = list(dict.fromkeys(ns.node for ns in profile.node_steps))
     steps = list(dict.fromkeys(ns.step for ns in profile.node_steps))
-    node_series = {
-        node: merge_series([s for (_, n), s in step_series.items() if n == node])
-        for node in nodes
-        if any(n == node for (_, n) in step_series)
-    }
+    node_series = _node_series(step_series, nodes)
     window = _window(list(node_series.values()))
     factor_set = _Factors(
         price=factors.price(*window) if window else None,
         carbon=factors.carbon(*window) if window else None,
     )
+    computed = {id(s): factor_set.figures(s, options) for s in node_series.values()}
     found = _Collected(
         profile.node_steps,
         step_series,
         node_series,
-        {n: factor_set.figures(s, options)[0] for n, s in node_series.items()},
+        {n: computed[id(s)][0] for n, s in node_series.items()},
     )
     for ns in profile.node_steps:
         key = (ns.step, ns.node)
         series = step_series.get(key)
         integration = figures = None
         if series is not None:
-            figures, integration = factor_set.figures(series, options)
+            # a node with one step has the same series at both levels: computed once
+            known = computed.get(id(series))
+            figures, integration = known or factor_set.figures(series, options)
             found.step_node_energy[key] = figures
         if span := _other_series_span(profile, ns):
             found.other_spans[key] = span
-        tasks = aggregate_tasks(profile.read_tasks(ns)) if "Tasks" in ns.series else None
+        tasks = _read_tasks(profile, ns)
         if tasks is not None:
             found.step_node_tasks[key] = tasks.figures
         rows = timeseries_table(
@@ -225,7 +245,8 @@ def analyse_profile(
             tasks,
         )
         if rows is not None:
-            emit(rows)
+            batch.add(rows)
+    batch.flush()
 
     pue = options.pue
     breakdown = _breakdown(found, steps, nodes, pue)
@@ -244,11 +265,53 @@ def analyse_profile(
     return JobAnalysis(job_id=profile.job_id, summary=summary, breakdown=breakdown)
 
 
+def _node_series(step_series: dict[tuple, PowerSeries], nodes: list[str]) -> dict:
+    """Each node's samples merged over its steps, grouped in one pass (not once per node)."""
+    parts_by_node: dict[str, list[PowerSeries]] = {}
+    for (_, node), series in step_series.items():
+        parts_by_node.setdefault(node, []).append(series)
+    return {node: merge_series(parts_by_node[node]) for node in nodes if node in parts_by_node}
+
+
+class _RowBatch:
+    """Hands `emit` chunks of at least MIN_ROWS rows: a file of 20,000 tiny nodes costs one
+    insert per batch, not one per node, while a long job's chunks pass straight through."""
+
+    MIN_ROWS = 65_536
+
+    def __init__(self, emit: Callable[[pa.Table], None]) -> None:
+        self._emit = emit
+        self._pending: list[pa.Table] = []
+        self._rows = 0
+
+    def add(self, rows: pa.Table) -> None:
+        self._pending.append(rows)
+        self._rows += rows.num_rows
+        if self._rows >= self.MIN_ROWS:
+            self.flush()
+
+    def flush(self) -> None:
+        if self._pending:
+            # one contiguous chunk: DuckDB handles thousands of tiny Arrow chunks badly
+            self._emit(pa.concat_tables(self._pending).combine_chunks())
+        self._pending, self._rows = [], 0
+
+
+def _read_tasks(profile: ProfileLike, ns: NodeStepLike):
+    """Rank aggregates of one step on a node; rows at an impossible EpochTime are dropped."""
+    table = profile.read_tasks(ns) if "Tasks" in ns.series else None
+    if table is None:
+        return None
+    return aggregate_tasks(drop_invalid_times(table)[0])
+
+
 def _other_series_span(profile: ProfileLike, ns: NodeStepLike) -> tuple[int, int] | None:
     """First and last EpochTime of the Network and Filesystem series of one step on a node."""
     firsts, lasts = [], []
     for name, read in (("Network", profile.read_network), ("Filesystem", profile.read_filesystem)):
         table = read(ns) if name in ns.series else None
+        if table is not None:
+            table = drop_invalid_times(table)[0]
         if table is not None and table.num_rows:
             bounds = pc.min_max(table.column("epoch_s"))
             firsts.append(bounds["min"].as_py())
@@ -283,6 +346,12 @@ def _breakdown(found: _Collected, steps: list, nodes: list, pue: float | None) -
             other_spans=found.spans(keys),
         )
         rows.append({"level": "step_node", "step": ns.step, "node": ns.node, **metrics})
+    tasks_by_step: dict[str, int] = {}
+    widest_by_node: dict[str, int] = {}
+    for ns in found.node_steps:
+        tasks_by_step[ns.step] = tasks_by_step.get(ns.step, 0) + _tasks_of(ns)
+        widest = widest_by_node.get(ns.node)
+        widest_by_node[ns.node] = _tasks_of(ns) if widest is None else max(widest, _tasks_of(ns))
     for step in steps:
         keys = found.keys(step=step)
         metrics = metrics_row(
@@ -290,7 +359,7 @@ def _breakdown(found: _Collected, steps: list, nodes: list, pue: float | None) -
             found.tasks(keys),
             n_nodes=len(keys),
             n_steps=1,
-            n_tasks=sum(_tasks_of(ns) for ns in found.node_steps if ns.step == step),
+            n_tasks=tasks_by_step[step],
             pue=pue,
             other_spans=found.spans(keys),
         )
@@ -302,7 +371,7 @@ def _breakdown(found: _Collected, steps: list, nodes: list, pue: float | None) -
             found.tasks(keys),
             n_nodes=1,
             n_steps=len(keys),
-            n_tasks=max(_tasks_of(ns) for ns in found.node_steps if ns.node == node),
+            n_tasks=widest_by_node[node],
             pue=pue,
             other_spans=found.spans(keys),
         )

@@ -17,6 +17,10 @@ from analysis_module.pipeline_core.tasks import TaskFigures
 
 J_PER_MWH = 3.6e9
 J_PER_KWH = 3.6e6
+NO_VALID_POWER = (
+    "energy unknown: no interval between two valid power samples "
+    "(all samples missing, implausible or too far apart)"
+)
 
 
 @dataclass
@@ -123,23 +127,14 @@ def _energy_columns(
     energy: Sequence[EnergyFigures], tts: float | None, pue: float | None, n_nodes: int
 ):
     if not energy:
-        return {
-            "energy_j": None,
-            "energy_kwh": None,
-            "avg_power_w": None,
-            "edp_js": None,
-            "coverage": None,
-            "gap_samples": None,
-            "gap_intervals": None,
-            "component_energy_json": None,
-            "facility_energy_j": None,
-            "cost_eur": None,
-            "cost_note": "no energy recorded",
-            "co2_g": None,
-            "co2_note": "no energy recorded",
-            "appliance": None,
-            "appliance_duration_s": None,
-        }
+        return _no_energy("no energy recorded")
+    if not any(e.integrated_s > 0 for e in energy):
+        # Energy series exist but no interval has valid samples at both ends: unknown, not 0 J
+        gaps = _no_energy(NO_VALID_POWER)
+        gaps["gap_samples"] = sum(e.gap_samples for e in energy)
+        gaps["gap_intervals"] = sum(e.gap_intervals for e in energy)
+        gaps["coverage"] = 0.0 if tts else None
+        return gaps
     energy_j = float(sum(e.energy_j for e in energy))
     integrated_s = sum(e.integrated_s for e in energy)
     cost, co2 = _sum_outcomes([e.cost for e in energy]), _sum_outcomes([e.co2 for e in energy])
@@ -165,6 +160,27 @@ def _energy_columns(
         "co2_note": co2.note,
         "appliance": appliance,
         "appliance_duration_s": appliance_s,
+    }
+
+
+def _no_energy(reason: str) -> dict:
+    """Energy columns of a level whose energy is unknown; the notes say why."""
+    return {
+        "energy_j": None,
+        "energy_kwh": None,
+        "avg_power_w": None,
+        "edp_js": None,
+        "coverage": None,
+        "gap_samples": None,
+        "gap_intervals": None,
+        "component_energy_json": None,
+        "facility_energy_j": None,
+        "cost_eur": None,
+        "cost_note": reason,
+        "co2_g": None,
+        "co2_note": reason,
+        "appliance": None,
+        "appliance_duration_s": None,
     }
 
 

@@ -43,19 +43,28 @@ def _check_epochs(epoch_s: np.ndarray, n_values: int) -> np.ndarray:
 
 
 def _too_long(
-    length_s: np.ndarray, gap_factor: float, median_interval_s: float | None
+    length_s: np.ndarray,
+    gap_factor: float,
+    median_interval_s: float | None,
+    max_interval_s: float | None = None,
 ) -> tuple[np.ndarray, float | None]:
     """Intervals longer than gap_factor x the median sampling interval are gaps (section 3).
 
     The median comes from this series (all its intervals are positive after deduplication)
     unless the caller passes one, e.g. to judge a short step by its node's usual cadence.
+    The relative rule cannot see a gap when every interval is huge (three samples 10^9 s
+    apart), so an interval longer than ``max_interval_s`` (setting MAX_SAMPLE_INTERVAL_S) is a
+    gap too, whatever the median.
     """
     median = median_interval_s
     if median is None and length_s.size:
         median = float(np.median(length_s))
     if median is None:
         return np.zeros(length_s.shape, dtype=bool), None
-    return length_s > gap_factor * median, median
+    gap = length_s > gap_factor * median
+    if max_interval_s is not None:
+        gap |= length_s > max_interval_s
+    return gap, median
 
 
 def _empty(epochs: np.ndarray) -> Integration:
@@ -98,6 +107,7 @@ def integrate_power(
     rule: str = "trapezoid",
     gap_factor: float = 3.0,
     median_interval_s: float | None = None,
+    max_interval_s: float | None = None,
 ) -> Integration:
     """Integrate cleaned watts (NaN = gap) over sorted unique epochs (section 3).
 
@@ -113,7 +123,7 @@ def integrate_power(
     if epochs.size < 2:
         return _empty(epochs)
     length_s = np.diff(epochs).astype(np.float64)
-    gap, median = _too_long(length_s, gap_factor, median_interval_s)
+    gap, median = _too_long(length_s, gap_factor, median_interval_s, max_interval_s)
     start_w, end_w = w[:-1], w[1:]
     if rule == "trapezoid":
         usable = np.isfinite(start_w) & np.isfinite(end_w)
@@ -134,6 +144,7 @@ def sum_interval_energy(
     gap_factor: float = 3.0,
     median_interval_s: float | None = None,
     ceiling_w: float | None = None,
+    max_interval_s: float | None = None,
 ) -> Integration:
     """xcc's `Energy` (joules in the interval ending at each sample), summed, not integrated.
 
@@ -157,7 +168,7 @@ def sum_interval_energy(
         if ceiling_w is not None:
             implausible[1:] |= ~sentinel[1:] & (joules[1:] > ceiling_w * length_s)
     joules[sentinel | implausible] = np.nan
-    gap, median = _too_long(length_s, gap_factor, median_interval_s)
+    gap, median = _too_long(length_s, gap_factor, median_interval_s, max_interval_s)
     end_j = joules[1:]
     result = _result(epochs, end_j, np.isfinite(end_j), gap, median)
     return replace(result, n_sentinel=int(sentinel.sum()), n_implausible=int(implausible.sum()))

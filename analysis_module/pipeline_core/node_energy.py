@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pyarrow as pa
 
+from analysis_module.pipeline_core.epochs import drop_invalid_times
 from analysis_module.pipeline_core.integrate import (
     Integration,
     integrate_power,
@@ -48,9 +49,14 @@ def _clean(column: pa.ChunkedArray, ceiling_w: float | None) -> tuple[np.ndarray
 def power_series_from_table(
     table: pa.Table, *, ceiling_w: float, power_plugin: str | None = None
 ) -> PowerSeries | None:
-    """Pick the node-level source of one Energy table and clean it; None when it has none."""
+    """Pick the node-level source of one Energy table and clean it; None when it has none.
+
+    Rows whose EpochTime is no real time (0, negative, sentinels, past year 9999) are dropped
+    and counted as gap samples.
+    """
     fields = [name for name in table.column_names if name not in TIME_COLUMNS]
     selection = select_power_source(fields, power_plugin=power_plugin)
+    table, n_bad_times = drop_invalid_times(table)
     if selection.kind == "none" or table.num_rows == 0:
         return None
     gap_samples = 0
@@ -66,6 +72,7 @@ def power_series_from_table(
     if selection.energy_field is not None:
         interval_joules, energy_gaps = _clean(table.column(selection.energy_field), None)
         gap_samples = max(gap_samples, energy_gaps)
+    gap_samples += n_bad_times  # samples at an impossible time are gaps too
     components = {
         name: _clean(table.column(name), ceiling_w)[0] for name in selection.component_fields
     }
@@ -113,16 +120,32 @@ def merge_series(parts: Sequence[PowerSeries]) -> PowerSeries:
     )
 
 
-def integrate_series(series: PowerSeries, *, rule: str, gap_factor: float) -> Integration:
+def integrate_series(
+    series: PowerSeries, *, rule: str, gap_factor: float, max_interval_s: float | None = None
+) -> Integration:
     """Energy of the series: xcc's interval joules are summed, power is integrated."""
     if series.interval_joules is not None:
-        return sum_interval_energy(series.epoch_s, series.interval_joules, gap_factor=gap_factor)
-    return integrate_power(series.epoch_s, series.watts, rule=rule, gap_factor=gap_factor)
+        return sum_interval_energy(
+            series.epoch_s,
+            series.interval_joules,
+            gap_factor=gap_factor,
+            max_interval_s=max_interval_s,
+        )
+    return integrate_power(
+        series.epoch_s,
+        series.watts,
+        rule=rule,
+        gap_factor=gap_factor,
+        max_interval_s=max_interval_s,
+    )
 
 
-def component_energy(series: PowerSeries, *, rule: str, gap_factor: float) -> dict[str, float]:
+def component_energy(
+    series: PowerSeries, *, rule: str, gap_factor: float, max_interval_s: float | None = None
+) -> dict[str, float]:
     """Energy of each component sensor (sockets, GPUs beside a node sensor), never added in."""
+    gaps = {"rule": rule, "gap_factor": gap_factor, "max_interval_s": max_interval_s}
     return {
-        name: integrate_power(series.epoch_s, watts, rule=rule, gap_factor=gap_factor).energy_j
+        name: integrate_power(series.epoch_s, watts, **gaps).energy_j
         for name, watts in series.components.items()
     }

@@ -6,19 +6,16 @@ from datetime import UTC, datetime
 
 import pyarrow as pa
 
+from analysis_module.pipeline_core.epochs import timestamp_or_none
 from analysis_module.pipeline_core.schema import JOB_STEP_NODE, JOB_SUMMARY, METRIC_FIELDS
 
 METRIC_NAMES = [f.name for f in METRIC_FIELDS]
 
 
-def _timestamp(epoch_s: int | None) -> datetime | None:
-    return datetime.fromtimestamp(epoch_s, tz=UTC) if epoch_s is not None else None
-
-
 def _metric_values(metrics: dict) -> dict:
     values = {name: metrics.get(name) for name in METRIC_NAMES}
-    values["start_time"] = _timestamp(metrics.get("start_time"))
-    values["end_time"] = _timestamp(metrics.get("end_time"))
+    values["start_time"] = timestamp_or_none(metrics.get("start_time"))
+    values["end_time"] = timestamp_or_none(metrics.get("end_time"))
     return values
 
 

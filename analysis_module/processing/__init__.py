@@ -4,9 +4,12 @@ from analysis_module.processing.errors import (
     EmptyProfileError,
     NotHDF5Error,
     ProfileError,
+    ProfileTooLargeError,
     TruncatedProfileError,
+    UnsafeProfileError,
     UnsupportedLayoutError,
 )
+from analysis_module.processing.hdf5_guard import ReadLimits
 from analysis_module.processing.hdf5_profile import (
     NodeStep,
     SlurmProfile,
@@ -23,8 +26,11 @@ __all__ = [
     "NodeStep",
     "NotHDF5Error",
     "ProfileError",
+    "ProfileTooLargeError",
+    "ReadLimits",
     "SlurmProfile",
     "TruncatedProfileError",
+    "UnsafeProfileError",
     "UnsupportedLayoutError",
     "open_profile",
     "read_energy",

@@ -40,3 +40,15 @@ class UnsupportedLayoutError(ProfileError):
 
 class EmptyProfileError(ProfileError):
     """A valid Slurm layout that holds no step, node or series data at all."""
+
+
+class UnsafeProfileError(ProfileError):
+    """The file uses an HDF5 feature Slurm never writes and that could make the reader touch
+    data outside the file or run foreign code: external raw storage, virtual datasets, external
+    or soft links, filters other than deflate/shuffle, objects reachable by two links, names
+    that are not UTF-8. Refused before any dataset is read; never worth a retry."""
+
+
+class ProfileTooLargeError(ProfileError):
+    """Reading the file would exceed a limit: decoded bytes, HDF5 objects, or time; or a dataset
+    declares more rows than the file stores (a decompression bomb, unallocated chunks)."""

@@ -13,6 +13,7 @@ from typing import BinaryIO
 import h5py
 
 from analysis_module.processing.errors import NotHDF5Error, TruncatedProfileError
+from analysis_module.processing.hdf5_guard import disable_filter_plugins
 
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 # HDF5 looks for the superblock at 0, 512, 1024, 2048, ... (a user block may precede it)
@@ -23,6 +24,9 @@ _SIZE_OF_OFFSETS_AT = {0: 13, 1: 13, 2: 9, 3: 9}
 # Every dataset is read whole, once: each chunk is touched one time, so a chunk cache only
 # holds memory (per open dataset) without saving a read.
 _CHUNK_CACHE_BYTES = 0
+
+# A profile never needs a filter plugin (see hdf5_guard); loading one would run foreign code.
+disable_filter_plugins()
 
 
 def check_hdf5_file(path: str) -> None:

@@ -28,6 +28,7 @@ from analysis_module.processing.errors import (
     UnsupportedLayoutError,
 )
 from analysis_module.processing.hdf5_file import check_hdf5_file, open_h5
+from analysis_module.processing.hdf5_guard import ReadBudget, ReadLimits, inspect_structure
 from analysis_module.processing.hdf5_series import (
     FILESYSTEM_COLUMNS,
     NETWORK_COLUMNS,
@@ -74,9 +75,10 @@ class SlurmProfile:
     name, else ``None``), ``node_steps`` (batch first, then numeric steps; nodes by index, name).
     """
 
-    def __init__(self, path: str, h5: h5py.File) -> None:
+    def __init__(self, path: str, h5: h5py.File, budget: ReadBudget | None = None) -> None:
         self.path = path
         self._h5: h5py.File | None = h5
+        self.budget = budget or ReadBudget(ReadLimits(), path)
         self._task_names: dict[str, tuple[str, ...]] = {}
         self.layout: Layout
         self.job_id: str | None
@@ -154,6 +156,7 @@ class SlurmProfile:
             columns=columns,
             ranks=ranks,
             file_label=self.path,
+            budget=self.budget,
         )
 
     def _child(self, ns: NodeStep, name: str) -> h5py.Dataset | h5py.Group:
@@ -185,17 +188,21 @@ class SlurmProfile:
         )
 
 
-def open_profile(path: str | os.PathLike[str]) -> SlurmProfile:
+def open_profile(path: str | os.PathLike[str], limits: ReadLimits | None = None) -> SlurmProfile:
     """Open a merged (``job_<id>.h5``) or node-step (``<job>_<step>_<node>.h5``) Slurm profile.
 
     Raises a ``ProfileError`` subclass with a one-line reason when the file is not a readable
-    Slurm profile, ``FileNotFoundError`` when it does not exist.
+    Slurm profile (``UnsafeProfileError`` for HDF5 features Slurm never writes,
+    ``ProfileTooLargeError`` over ``limits``), ``FileNotFoundError`` when it does not exist.
+    The structure is checked before any data is read; reads are then charged to ``limits``.
     """
     fspath = os.fspath(path)
     check_hdf5_file(fspath)
     h5 = open_h5(fspath)
     try:
-        return SlurmProfile(fspath, h5)
+        budget = ReadBudget(limits or ReadLimits(), fspath)
+        inspect_structure(h5, budget)
+        return SlurmProfile(fspath, h5, budget)
     except _H5_STRUCTURE_ERRORS as exc:
         h5.close()
         raise TruncatedProfileError(f"{fspath}: cannot read the HDF5 structure: {exc}") from exc

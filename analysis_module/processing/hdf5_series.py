@@ -22,6 +22,7 @@ from analysis_module.processing.errors import (
     TruncatedProfileError,
     UnsupportedLayoutError,
 )
+from analysis_module.processing.hdf5_guard import ReadBudget
 
 TIME_FIELDS = ("ElapsedTime", "EpochTime")
 _U64 = np.dtype(np.uint64)
@@ -89,7 +90,42 @@ def series_layout(ds: object, file_label: str) -> tuple[int, np.dtype]:
         raise UnsupportedLayoutError(
             f"{file_label}: {ds.name} lacks {'/'.join(missing)}; not a Slurm 15.08+ series table"
         )
+    for name in TIME_FIELDS:
+        check_member_type(dtype, name, ds.name, file_label, integer=True)
     return int(shape[0]), dtype
+
+
+def check_member_type(
+    compound: np.dtype, field: str, where: str, file_label: str, *, integer: bool = False
+) -> None:
+    """Slurm's members are 8-byte unsigned integers or doubles; refuse anything else by name.
+
+    Big-endian and signed 8-byte members are still read (their values stay meaningful).
+    """
+    dtype = compound.fields[field][0]
+    kinds = "ui" if integer else "uif"
+    if dtype.kind in kinds and dtype.itemsize == 8 and not dtype.shape:
+        return
+    wanted = "a 64-bit unsigned integer" if integer else "a 64-bit unsigned integer or double"
+    raise UnsupportedLayoutError(
+        f"{file_label}: {where} field {field} is stored as {_describe(dtype)}, not {wanted} "
+        "as Slurm writes it"
+    )
+
+
+def _describe(dtype: np.dtype) -> str:
+    if dtype.shape:
+        return f"an array of {dtype.shape}"
+    if dtype.names is not None:
+        return "a nested compound"
+    names = {"u": "unsigned integer", "i": "signed integer", "f": "float", "b": "boolean"}
+    if dtype.kind in names:
+        return f"a {8 * dtype.itemsize}-bit {names[dtype.kind]}"
+    if dtype.kind in "SU":
+        return "a string"
+    if dtype.kind == "O":
+        return "a variable-length or reference type"
+    return "an opaque type"
 
 
 def energy_columns(ds: h5py.Dataset, file_label: str) -> tuple[FieldColumn, ...]:
@@ -99,11 +135,8 @@ def energy_columns(ds: h5py.Dataset, file_label: str) -> tuple[FieldColumn, ...]
     for field in compound.names:
         if field in TIME_FIELDS:
             continue
+        check_member_type(compound, field, ds.name, file_label)
         dtype = compound.fields[field][0]
-        if dtype.kind not in "uif" or dtype.shape:
-            raise UnsupportedLayoutError(
-                f"{file_label}: {ds.name} field {field} has non-numeric type {dtype}"
-            )
         columns.append(FieldColumn(field, field, dtype.newbyteorder("=")))
     return tuple(columns)
 
@@ -116,6 +149,7 @@ def build_table(
     columns: Sequence[FieldColumn],
     ranks: Sequence[int] | None,
     file_label: str,
+    budget: ReadBudget | None = None,
 ) -> pa.Table:
     """Concatenate ``datasets`` (in the given order) into one table with the contract columns.
 
@@ -126,6 +160,10 @@ def build_table(
     lengths = np.array([length for length, _ in layouts], dtype=np.int64)
     present = {name for _, dtype in layouts for name in dtype.names}
     columns = [c for c in columns if not c.optional or c.field in present]
+    for ds, (_, dtype) in zip(datasets, layouts, strict=True):
+        for c in columns:
+            if c.field in dtype.names:
+                check_member_type(dtype, c.field, ds.name, file_label)
     total = int(lengths.sum())
     elapsed_s = np.empty(total, dtype=np.int64)
     epoch_s = np.empty(total, dtype=np.int64)
@@ -133,6 +171,8 @@ def build_table(
     null_masks: dict[str, np.ndarray] = {}
     offset = 0
     for ds, (length, dtype) in zip(datasets, layouts, strict=True):
+        if budget is not None:
+            budget.charge(length * dtype.itemsize, f"dataset {ds.name}")
         rows = _read_rows(ds, length, dtype, file_label)
         end = offset + length
         elapsed_s[offset:end] = _as_int64(rows["ElapsedTime"])
@@ -192,11 +232,14 @@ def _as_int64(values: np.ndarray) -> np.ndarray:
 def _reject_swapped_times(
     first_elapsed_s: int, first_epoch_s: int, ds: h5py.Dataset, file_label: str
 ) -> None:
-    """Slurm 15.08.0 stored each time in the other's field; refuse rather than misreport."""
+    """Slurm 15.08.0 stored each time in the other's field; refuse rather than misreport.
+
+    The reason names no values: a number read from an untrusted file is never echoed.
+    """
     if 0 <= first_epoch_s < _PLAUSIBLE_EPOCH_S <= first_elapsed_s:
         raise UnsupportedLayoutError(
-            f"{file_label}: {ds.name} starts with EpochTime {first_epoch_s} and ElapsedTime "
-            f"{first_elapsed_s}: the swapped times of Slurm 15.08.0, which this reader "
+            f"{file_label}: {ds.name} starts with an EpochTime before 1973 and an ElapsedTime "
+            "that looks like a date: the swapped times of Slurm 15.08.0, which this reader "
             "does not support"
         )
 
