@@ -9,7 +9,7 @@ from urllib.parse import quote, urlsplit
 import httpx
 import pytest
 
-from tests.support.s3 import ACCESS_KEY, SECRET_KEY
+from tests.support.rgw import ACCESS_KEY, SECRET_KEY
 
 from .sigv4_check import (
     decode_policy,
@@ -122,7 +122,7 @@ def test_post_policy_pins_key_type_and_size(client, account, api_bucket):
     assert fields["x-amz-signature"] == recompute_policy_signature(fields, SECRET_KEY)
     assert answer["url"].endswith(f"/{api_bucket}")
 
-    # The form works against the S3 server (moto doesn't check the signature itself).
+    # The form works against the S3 server (which checks the policy's signature).
     posted = httpx.post(answer["url"], data=fields, files={"file": ("u.h5", b"abc")})
     assert posted.status_code in (200, 204), posted.text
     listing = client.get("/storage/list", params={"prefix": "form/"}, headers=account.headers)
