@@ -49,8 +49,11 @@ PRESIGN_UPLOAD_PARAMETERS = [
         "name": "content_type",
         "in": "query",
         "required": False,
-        "description": "Content type the upload must send (signed).",
-        "schema": {"type": "string", "maxLength": 255, "default": "application/octet-stream"},
+        "description": (
+            "Content type the upload must send (then signed and listed in `headers`). "
+            "Without it the type is not signed: the upload may send any."
+        ),
+        "schema": {"type": "string", "maxLength": 255},
         "example": "application/x-hdf5",
     },
     {
@@ -84,8 +87,9 @@ def _presign_upload_query(request: Request) -> tuple[str, str | None, int | None
     response_model=PresignUpload,
     summary="Presigned PUT URL for an upload",
     description=(
-        "Upload with `PUT <url>` and exactly the returned `headers`. With `size_bytes` the "
-        "length is signed too, so the store refuses any other size."
+        "Upload with `PUT <url>` and the returned `headers`: they list every header the "
+        "signature binds (none beyond Host unless `content_type` or `size_bytes` is given). "
+        "With `size_bytes` the length is signed too, so the store refuses any other size."
     ),
     responses=error_responses(400, 401, 413),
     openapi_extra={"parameters": PRESIGN_UPLOAD_PARAMETERS},

@@ -100,7 +100,9 @@ class StorageService:
         self, object_name: str, content_type: str | None, size_bytes: int | None
     ) -> PresignUpload:
         key = object_key(object_name, self.namespace)
-        headers = {"Content-Type": check_content_type(content_type)}
+        # The type is signed only when the caller names one: clients that send their own
+        # guess (mimetypes, curl's default) must not be refused by the store for it.
+        headers = {} if content_type is None else {"Content-Type": check_content_type(content_type)}
         if size_bytes is not None:
             if size_bytes > self.settings.upload_max_bytes:
                 raise PayloadTooLarge(
