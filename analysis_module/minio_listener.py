@@ -8,6 +8,9 @@ missing or wrong one gets 401 and nothing is recorded. Every authentic request i
 `ingest_events`, and any analysis queued, in one PostgreSQL transaction before the answer:
 2xx means recorded (also for events we ignore or reject as malformed, so MinIO's persistent
 queue never blocks on them); 503 means the database could not record it, and MinIO retries.
+`POST /ceph-event` takes Ceph RADOS Gateway's notifications (its own shape, see
+`ingest/ceph_events.py`), authenticated by the same token as the topic's `OpaqueData` or as
+the password of Basic auth; the recording is the same.
 `GET /healthz` (process alive), `GET /readyz` (database reachable), `GET /metrics`.
 """
 
@@ -37,7 +40,7 @@ from analysis_module.connectors.ingest_store import (
     open_ingest_store,
     prepare_database,
 )
-from analysis_module.ingest import service
+from analysis_module.ingest import ceph_events, service
 from analysis_module.ingest.events import Notification, RejectedRecord, parse_notification
 from analysis_module.ingest.log_config import configure_logging
 from analysis_module.ingest.rescan import config_from
@@ -130,14 +133,37 @@ async def require_token(request: Request, listener: ListenerDep) -> None:
 Authenticated = Depends(require_token)
 
 
-async def receive_event(request: Request, listener: ListenerDep) -> JSONResponse:
-    body = await request.body()
+def _notification_of(body: bytes) -> Notification:
     if len(body) > MAX_BODY_BYTES:
         preview = body[:2000].decode("utf-8", errors="replace")
         reason = f"body of {len(body)} bytes is larger than {MAX_BODY_BYTES}"
-        notification = Notification([RejectedRecord(reason)], {"unparsed": preview})
-    else:
-        notification = parse_notification(body)
+        return Notification([RejectedRecord(reason)], {"unparsed": preview})
+    return parse_notification(body)
+
+
+async def receive_event(request: Request, listener: ListenerDep) -> JSONResponse:
+    return await _record(listener, _notification_of(await request.body()))
+
+
+async def receive_ceph_event(request: Request, listener: ListenerDep) -> JSONResponse:
+    """Ceph's gateway: the token is the topic's OpaqueData (in the body) or Basic auth."""
+    notification = _notification_of(await request.body())
+    token = listener.settings.minio_webhook_auth_token.get_secret_value().strip()
+    authorization = request.headers.get("authorization", "")
+    if listener.expected_authorization is not None and not ceph_events.is_authentic(
+        authorization, notification.body, token
+    ):
+        listener.metrics.requests.labels("unauthorized").inc()
+        return JSONResponse(
+            {"detail": "missing or wrong webhook token (topic OpaqueData or Basic auth)"},
+            status_code=status.HTTP_401_UNAUTHORIZED,
+            headers={"WWW-Authenticate": 'Basic realm="ceph-event"'},
+        )
+    ceph_events.redact_opaque_data(notification.body)
+    return await _record(listener, notification)
+
+
+async def _record(listener: Listener, notification: Notification) -> JSONResponse:
     started = time.perf_counter()
     try:
         recorded = await service.record_notification(listener.store, notification, listener.config)
@@ -224,6 +250,12 @@ def create_app(settings: AnalysisSettings | None = None) -> FastAPI:
         )
         # older MinIO releases probe the target with HEAD when they start
         app.add_api_route(path, healthz, methods=["HEAD"], include_in_schema=False)
+    app.add_api_route(
+        "/ceph-event",
+        receive_ceph_event,
+        methods=["POST"],
+        summary="Record a Ceph RADOS Gateway bucket notification and queue its analysis",
+    )
     app.add_api_route("/healthz", healthz, methods=["GET"])
     app.add_api_route("/readyz", readyz, methods=["GET"])
     app.add_api_route("/metrics", metrics, methods=["GET"])
