@@ -63,10 +63,22 @@ PRESIGN_UPLOAD_PARAMETERS = [
         "description": "Exact upload size; signed too, so the store refuses any other size.",
         "schema": {"type": "integer", "minimum": 0},
     },
+    {
+        "name": "benchmark_name",
+        "in": "query",
+        "required": False,
+        "deprecated": True,
+        "description": (
+            "The origin client's benchmark name, only with LEGACY_CLIENT_COMPAT=true "
+            "(ignored otherwise): stored as the object's `x-amz-meta-benchmark-name`, signed "
+            "and listed in `headers`. 1-128 of `A-Z a-z 0-9 . _ -`."
+        ),
+        "schema": {"type": "string", "maxLength": 128},
+    },
 ]
 
 
-def _presign_upload_query(request: Request) -> tuple[str, str | None, int | None]:
+def _presign_upload_query(request: Request) -> tuple[str, str | None, int | None, str | None]:
     query = request.query_params
     object_name = query.get("object_name")
     if not object_name or len(object_name) > 1024:
@@ -74,12 +86,13 @@ def _presign_upload_query(request: Request) -> tuple[str, str | None, int | None
     content_type = query.get("content_type")
     if content_type is not None and len(content_type) > 255:
         raise BadRequest("content_type must be at most 255 characters")
+    benchmark_name = query.get("benchmark_name")  # the origin client's; see presign_upload
     size = query.get("size_bytes")
     if size is None:
-        return object_name, content_type, None
+        return object_name, content_type, None, benchmark_name
     if not size.isascii() or not size.isdigit() or len(size) > 18:
         raise BadRequest("size_bytes must be a non-negative integer")
-    return object_name, content_type, int(size)
+    return object_name, content_type, int(size), benchmark_name
 
 
 @router.post(

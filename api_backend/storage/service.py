@@ -30,6 +30,10 @@ _CONTENT_TYPE = re.compile(
     r"^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}$"
 )
 _TOKEN_CONTEXT = b"benchsuite/storage-list-continuation/v1\x00"
+# The origin client's benchmark name travels as object metadata, signed into the URL: the
+# client merges the presign answer's `headers` into its PUT, so it sends it unchanged.
+BENCHMARK_NAME_HEADER = "x-amz-meta-benchmark-name"
+_BENCHMARK_NAME = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 
 
 def _b64(data: bytes) -> str:
@@ -45,6 +49,12 @@ def check_content_type(content_type: str | None) -> str:
     if not _CONTENT_TYPE.match(value):
         raise BadRequest("content_type must look like type/subtype, e.g. application/x-hdf5")
     return value
+
+
+def check_benchmark_name(name: str) -> str:
+    if not _BENCHMARK_NAME.match(name):
+        raise BadRequest("benchmark_name must be 1-128 characters of A-Z a-z 0-9 . _ -")
+    return name
 
 
 def _attachment(key: str) -> str:
@@ -97,7 +107,11 @@ class StorageService:
     # Use cases -------------------------------------------------------------------------
 
     def presign_upload(
-        self, object_name: str, content_type: str | None, size_bytes: int | None
+        self,
+        object_name: str,
+        content_type: str | None,
+        size_bytes: int | None,
+        benchmark_name: str | None = None,
     ) -> PresignUpload:
         key = object_key(object_name, self.namespace)
         # The type is signed only when the caller names one: clients that send their own
@@ -109,6 +123,8 @@ class StorageService:
                     f"uploads are limited to {self.settings.upload_max_bytes} bytes"
                 )
             headers["Content-Length"] = str(size_bytes)  # signed: the store checks it
+        if benchmark_name is not None and self.settings.legacy_client_compat:
+            headers[BENCHMARK_NAME_HEADER] = check_benchmark_name(benchmark_name)
         ttl = self.settings.presign_upload_ttl_s
         url = self.presigner.presign_url(
             "PUT", self.settings.minio_bucket, key, ttl, headers=headers
