@@ -10,7 +10,10 @@ import uuid
 import httpx
 import pytest
 
-from tests.support.servers import AppProcess
+from tests.conftest import apply_migrations
+from tests.ingest.support import wait_until
+from tests.support import postgres
+from tests.support.servers import AppProcess, PythonProcess
 
 from .conftest import PASSWORD, api_env
 from .origin_client import OriginClient
@@ -19,18 +22,62 @@ from .test_origin_client import FILES, write_user_folder
 DEPRECATION = "@1796083200"
 
 
+WEBHOOK_TOKEN = "legacy-flow-webhook-token"
+
+
 @pytest.fixture(scope="module")
-def legacy_server(pg_db, s3_endpoint, api_bucket):
+def analysed_store(s3_endpoint):
+    """A database and bucket of this module, with the listener and a worker behind a
+    notification of the gateway: what the client uploads gets analysed."""
+    db = postgres.create_database("bs_legacy")
+    apply_migrations(db)
+    bucket = s3_endpoint.new_bucket("legacy")
+    env = {
+        **db.env(),
+        **s3_endpoint.env(bucket),
+        "APP_ENV": "development",
+        "MINIO_WEBHOOK_AUTH_TOKEN": WEBHOOK_TOKEN,
+        "INGEST_RESCAN_CRON": "",
+        "WORKER_METRICS_PORT": "0",
+        "WORKER_POLL_INTERVAL_S": "0.5",
+        "FLAT_PRICE_EUR_PER_KWH": "0.30",
+        "INTEGRATION_RULE": "left",
+    }
+    listener = AppProcess("analysis_module.minio_listener:app", env)
+    worker = PythonProcess(["-m", "analysis_module.worker"], env)
+    with listener, worker:
+        s3_endpoint.notify(bucket, listener.base_url + "/ceph-event", opaque_data=WEBHOOK_TOKEN)
+        yield db, bucket
+    postgres.drop_database(db)
+
+
+@pytest.fixture(scope="module")
+def legacy_server(analysed_store, s3_endpoint):
+    db, bucket = analysed_store
     env = api_env(
-        pg_db,
+        db,
         s3_endpoint,
-        api_bucket,
+        bucket,
         LEGACY_CLIENT_COMPAT="true",
         LOG_LEVEL="INFO",  # uvicorn's access log and our own lines, all captured
         LOGIN_MAX_FAILURES_PER_ACCOUNT="3",
     )
     with AppProcess("api_backend.main:app", env) as server:
+        server.bucket = bucket
         yield server
+
+
+def analysed_jobs(base_url: str, access: str, expected: int) -> list[dict]:
+    def ready():
+        answer = httpx.get(
+            f"{base_url}/jobs",
+            params={"status": "ok"},
+            headers={"Authorization": f"Bearer {access}"},
+        )
+        jobs = answer.json()["jobs"]
+        return jobs if len(jobs) >= expected else None
+
+    return wait_until(ready, timeout_s=60, what=f"{expected} analysed jobs")
 
 
 def folder(root, examples_dir, round_name: str):
@@ -39,9 +86,7 @@ def folder(root, examples_dir, round_name: str):
     return root
 
 
-def test_register_sync_refresh_sync_login_sync(
-    legacy_server, tmp_path, examples_dir, s3_endpoint, api_bucket
-):
+def test_register_sync_refresh_sync_login_sync(legacy_server, tmp_path, examples_dir, s3_endpoint):
     username = f"origin-{uuid.uuid4().hex[:10]}"
     origin = OriginClient(legacy_server.base_url)
     refresh_tokens, access_tokens = [], []
@@ -64,13 +109,14 @@ def test_register_sync_refresh_sync_login_sync(
     names = [f"{r}/{name}" for r in ("first", "second", "third") for name in FILES]
     assert statuses == dict.fromkeys(names, 200)
     namespace = origin.responses[1].json()["key"].split("/", 1)[0]
-    stored = {
-        item["Key"].split("/", 1)[1]
-        for item in s3_endpoint.client().list_objects_v2(Bucket=api_bucket, Prefix=namespace + "/")[
-            "Contents"
-        ]
-    }
-    assert stored == set(names)
+    listing = s3_endpoint.client().list_objects_v2(
+        Bucket=legacy_server.bucket, Prefix=namespace + "/"
+    )
+    assert {item["Key"].split("/", 1)[1] for item in listing["Contents"]} == set(names)
+    # every profile among them analysed, as the client's user sees it
+    profiles = sorted(f"{namespace}/{name}" for name in names if name.endswith(".h5"))
+    jobs = analysed_jobs(legacy_server.base_url, access, len(profiles))
+    assert sorted(job["key"] for job in jobs) == profiles
 
     for answer in (refreshed, logged_in):
         assert answer.headers["Deprecation"] == DEPRECATION
@@ -101,7 +147,7 @@ def test_the_old_login_form_is_throttled_like_the_body_form(legacy_server):
     assert incomplete.status_code == 400 and username not in incomplete.text
 
 
-def test_benchmark_name_is_stored_as_signed_metadata(legacy_server, s3_endpoint, api_bucket):
+def test_benchmark_name_is_stored_as_signed_metadata(legacy_server, s3_endpoint):
     origin = OriginClient(legacy_server.base_url)
     access = origin.register(f"origin-{uuid.uuid4().hex[:10]}", PASSWORD)
     auth = {"Authorization": f"Bearer {access}"}
@@ -116,7 +162,7 @@ def test_benchmark_name_is_stored_as_signed_metadata(legacy_server, s3_endpoint,
     # The client's own way: the answer's headers, then its own Content-Type on top.
     headers = {**presigned["headers"], "Content-Type": "application/octet-stream"}
     assert httpx.put(presigned["url"], content=b"h5", headers=headers).status_code == 200
-    head = s3_endpoint.client().head_object(Bucket=api_bucket, Key=presigned["key"])
+    head = s3_endpoint.client().head_object(Bucket=legacy_server.bucket, Key=presigned["key"])
     assert head["Metadata"] == {"benchmark-name": "stream_v2.1"}
     # signed: another name, or none, is refused by the store
     other = {**headers, "x-amz-meta-benchmark-name": "other"}
