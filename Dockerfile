@@ -20,7 +20,8 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONPATH=/app \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
-    APP_ENV=production
+    APP_ENV=production \
+    HEALTHCHECK_URL=http://127.0.0.1:8000/healthz
 RUN groupadd --system --gid 10001 app \
  && useradd --system --uid 10001 --gid app --no-create-home --home-dir /nonexistent \
       --shell /usr/sbin/nologin app
@@ -31,8 +32,9 @@ RUN python -m compileall -q /app/api_backend
 WORKDIR /app
 USER 10001:10001
 EXPOSE 8000
+# A container serving on another port sets HEALTHCHECK_URL to match.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
-  CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=4)"]
+  CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen(os.environ['HEALTHCHECK_URL'], timeout=4)"]
 # The service applies its own pending migrations at start (MIGRATE_ON_START, advisory lock);
 # deployments also run `python -m api_backend.migrate` once before starting it.
 # --no-proxy-headers: uvicorn would otherwise believe X-Forwarded-For from 127.0.0.1; the

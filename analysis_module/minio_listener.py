@@ -10,6 +10,9 @@ missing or wrong one gets 401 and nothing is recorded. Every authentic request i
 queue never blocks on them); 503 means the database could not record it, and MinIO retries.
 The body is read in chunks up to MAX_BODY_BYTES: a larger one is recorded as rejected and
 answered 413 without reading the rest.
+`POST /ceph-event` takes Ceph RADOS Gateway's notifications (its own shape, see
+`ingest/ceph_events.py`), authenticated by the same token as the topic's `OpaqueData` or as
+the password of Basic auth; the recording is the same.
 `GET /healthz` (process alive), `GET /readyz` (database reachable), `GET /metrics`.
 """
 
@@ -39,7 +42,7 @@ from analysis_module.connectors.ingest_store import (
     open_ingest_store,
     prepare_database,
 )
-from analysis_module.ingest import service
+from analysis_module.ingest import ceph_events, service
 from analysis_module.ingest.events import (
     Notification,
     RejectedRecord,
@@ -158,14 +161,48 @@ async def read_capped_body(request: Request) -> bytes:
     return b"".join(chunks)
 
 
-async def receive_event(request: Request, listener: ListenerDep) -> JSONResponse:
-    too_large = None
+async def _read_notification(request: Request) -> tuple[Notification, bool]:
+    """The parsed notification, and whether the body was cut at the cap (then it is one
+    rejected record holding a preview of what was read)."""
     try:
-        notification = parse_notification(await read_capped_body(request))
+        return parse_notification(await read_capped_body(request)), False
     except BodyTooLarge as exc:
-        too_large = exc
         preview = storable_text(exc.head.decode("utf-8", errors="replace"))
-        notification = Notification([RejectedRecord(str(exc))], {"unparsed": preview})
+        return Notification([RejectedRecord(str(exc))], {"unparsed": preview}), True
+
+
+async def receive_event(request: Request, listener: ListenerDep) -> JSONResponse:
+    notification, too_large = await _read_notification(request)
+    return await _record(listener, notification, too_large=too_large)
+
+
+async def receive_ceph_event(request: Request, listener: ListenerDep) -> JSONResponse:
+    """Ceph's gateway: the token is the topic's OpaqueData (in the body) or Basic auth."""
+    notification, too_large = await _read_notification(request)
+    token = listener.settings.minio_webhook_auth_token.get_secret_value().strip()
+    authorization = request.headers.get("authorization", "")
+    if listener.expected_authorization is not None and not ceph_events.is_authentic(
+        authorization, notification.body, token
+    ):
+        if too_large:  # the token may sit in the unread rest: nothing can be checked or kept
+            return JSONResponse(
+                {"detail": f"body is larger than {MAX_BODY_BYTES} bytes"},
+                status_code=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+                headers=CLOSE,
+            )
+        listener.metrics.requests.labels("unauthorized").inc()
+        return JSONResponse(
+            {"detail": "missing or wrong webhook token (topic OpaqueData or Basic auth)"},
+            status_code=status.HTTP_401_UNAUTHORIZED,
+            headers={"WWW-Authenticate": 'Basic realm="ceph-event"'},
+        )
+    ceph_events.redact_opaque_data(notification.body)
+    return await _record(listener, notification, too_large=too_large)
+
+
+async def _record(
+    listener: Listener, notification: Notification, *, too_large: bool = False
+) -> JSONResponse:
     started = time.perf_counter()
     try:
         recorded = await service.record_notification(listener.store, notification, listener.config)
@@ -187,7 +224,7 @@ async def receive_event(request: Request, listener: ListenerDep) -> JSONResponse
             for item in recorded
         ]
     }
-    if too_large is not None:  # recorded as rejected; the rest of the body is never read
+    if too_large:  # recorded as rejected; the rest of the body is never read
         return JSONResponse(
             content, status_code=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, headers=CLOSE
         )
@@ -255,6 +292,12 @@ def create_app(settings: AnalysisSettings | None = None) -> FastAPI:
         )
         # older MinIO releases probe the target with HEAD when they start
         app.add_api_route(path, healthz, methods=["HEAD"], include_in_schema=False)
+    app.add_api_route(
+        "/ceph-event",
+        receive_ceph_event,
+        methods=["POST"],
+        summary="Record a Ceph RADOS Gateway bucket notification and queue its analysis",
+    )
     app.add_api_route("/healthz", healthz, methods=["GET"])
     app.add_api_route("/readyz", readyz, methods=["GET"])
     app.add_api_route("/metrics", metrics, methods=["GET"])

@@ -88,7 +88,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Routes are matched in order: the hottest first. The docs keep the order of TAGS.
     for router in (storage_router, jobs_router, auth_router, health_router):
         app.include_router(router)
-    app.add_middleware(GuardAndMeasure)
+    app.add_middleware(GuardAndMeasure, legacy_client_compat=settings.legacy_client_compat)
     return app
 
 

@@ -1,4 +1,5 @@
-"""Session-wide real services: a fresh PostgreSQL database with our migrations, and S3."""
+"""Session-wide real services: a fresh PostgreSQL database with our migrations, and S3
+(Ceph's RADOS Gateway, which checks signatures and sends bucket notifications)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
-from tests.support import postgres, s3
+from tests.support import postgres, rgw
 
 # CI replays the same generated cases on every run (a red CI must mean a regression, not a
 # new random draw); locally each run draws new ones.
@@ -61,7 +62,8 @@ def pg_fresh_db():
 
 @pytest.fixture(scope="session")
 def s3_endpoint():
-    endpoint = s3.start()
+    """Ceph's RADOS Gateway: checks signatures, expiry and POST policies, and notifies."""
+    endpoint = rgw.start()
     yield endpoint
     endpoint.server.stop()
 

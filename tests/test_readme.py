@@ -24,7 +24,9 @@ def test_the_two_setup_commands_exist_and_ci_runs_the_test_command():
         assert f"{command} " in README
         assert (ROOT / command).stat().st_mode & 0o111, f"{command} is not executable"
     ci = (ROOT / ".ci" / "run").read_text()
-    assert "exec scripts/run-tests" in ci
+    commands = [line.strip() for line in ci.splitlines() if line.strip()[:1] not in ("", "#")]
+    # the README's test command first, then the images are built and run
+    assert commands.index("scripts/run-tests") < commands.index("scripts/check-images")
     run_tests = (ROOT / "scripts" / "run-tests").read_text()
     assert "pytest" in run_tests and "lint-imports" in run_tests and "ruff check" in run_tests
 

@@ -2,7 +2,8 @@
 
 MinIO posts `{"EventName", "Key", "Records": [...]}` with one record per request (we accept
 any number). A record's `s3.object.key` is query-escaped (`/` as `%2F`, space as `+`), so it is
-decoded with `unquote_plus`. Every problem becomes a one-line reason, never an exception: the
+decoded with `unquote_plus`. Ceph's gateway sends its own shape (`ceph_events.py`): plain keys,
+event names without `s3:`. Every problem becomes a one-line reason, never an exception: the
 listener records it and still answers 2xx, so MinIO's persistent queue never blocks on it.
 """
 
@@ -14,6 +15,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 from urllib.parse import unquote_plus
+
+from analysis_module.ingest.ceph_events import canonical_event_name, is_ceph_record
 
 # Only these four create new content; `s3:ObjectCreated:*` also covers PutRetention,
 # PutLegalHold, PutTagging and DeleteTagging, which change metadata only.
@@ -186,7 +189,10 @@ def parse_record(record: Any) -> ObjectEvent | RejectedRecord:
     """One entry of `Records`, checked field by field."""
     if not isinstance(record, dict):
         return RejectedRecord(f"record is a JSON {type(record).__name__}, not an object")
+    ceph = is_ceph_record(record)
     event_name = record.get("eventName")
+    if ceph and isinstance(event_name, str) and event_name:
+        event_name = canonical_event_name(event_name)
     s3 = record.get("s3")
     bucket = _get(s3, "bucket", "name")
     raw_key = _get(s3, "object", "key")
@@ -202,7 +208,7 @@ def parse_record(record: Any) -> ObjectEvent | RejectedRecord:
     if not isinstance(raw_key, str) or not raw_key:
         return RejectedRecord("record has no 's3.object.key'", **seen)
     try:
-        key = unquote_plus(raw_key, errors="strict")
+        key = raw_key if ceph else unquote_plus(raw_key, errors="strict")  # Ceph's is plain
     except UnicodeDecodeError:
         return RejectedRecord("object key does not decode to UTF-8", **seen)
     seen["key"] = storable_text(key)

@@ -9,6 +9,7 @@ from urllib.parse import parse_qsl
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ..auth.legacy import DEPRECATION_HEADER, LEGACY_QUERY, is_legacy_query, refused_in_url
 from ..core.errors import error_response
 from ..core.metrics import HTTP_LATENCY, HTTP_REQUESTS
 
@@ -54,11 +55,18 @@ async def _too_large(scope: Scope, receive: Receive, send: Send) -> None:
     await response(scope, receive, send)
 
 
-def credential_in_query(path: str, query_string: bytes) -> str | None:
-    """The offending parameter name, if the query string carries a credential."""
+def _names(query_string: bytes) -> set[str]:
+    return {name.lower() for name, _ in parse_qsl(query_string.decode("latin-1"), True)}
+
+
+def credential_in_query(path: str, query_string: bytes, legacy: bool = False) -> str | None:
+    """The offending parameter name, if the query string carries a credential (with
+    `legacy`, the origin client's old forms on /auth pass)."""
     if not query_string or not any(marker in query_string for marker in _MARKERS):
         return None
-    names = {name.lower() for name, _ in parse_qsl(query_string.decode("latin-1"), True)}
+    names = _names(query_string)
+    if legacy and is_legacy_query(path, names):
+        return None
     found = names & CREDENTIAL_PARAMS
     if path.startswith("/auth/"):
         found |= names & AUTH_ONLY_PARAMS
@@ -70,9 +78,16 @@ def nul_in_url(scope: Scope) -> bool:
     return "\x00" in scope["path"] or b"%00" in scope.get("query_string", b"")
 
 
+def _is_deprecated_form(path: str, query_string: bytes) -> bool:
+    if path == "/storage/presign/upload":
+        return b"benchmark_name=" in query_string
+    return path in LEGACY_QUERY and bool(_names(query_string) & LEGACY_QUERY[path])
+
+
 class GuardAndMeasure:
-    def __init__(self, app: ASGIApp):
+    def __init__(self, app: ASGIApp, legacy_client_compat: bool = False):
         self.app = app
+        self.legacy = legacy_client_compat
         self._children: dict[tuple[str, str, int], tuple] = {}
 
     def _record(self, method: str, route: str, status: int, seconds: float) -> None:
@@ -91,16 +106,11 @@ class GuardAndMeasure:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        name = credential_in_query(scope["path"], scope.get("query_string", b""))
+        query_string = scope.get("query_string", b"")
+        name = credential_in_query(scope["path"], query_string, self.legacy)
         if name is not None:
-            response = error_response(
-                400,
-                f"credentials must not be sent in the URL (query parameter {name!r}); send "
-                "them in the request body. Consider that password or token exposed and "
-                "change it.",
-                "credentials_in_url",
-            )
-            await response(scope, receive, send)
+            message = refused_in_url(scope["path"], name)
+            await error_response(400, message, "credentials_in_url")(scope, receive, send)
             return
         if nul_in_url(scope):
             response = error_response(
@@ -108,6 +118,7 @@ class GuardAndMeasure:
             )
             await response(scope, receive, send)
             return
+        deprecated = self.legacy and _is_deprecated_form(scope["path"], query_string)
         declared = _content_length(scope)
         if declared is not None and declared > MAX_BODY_BYTES:
             await _too_large(scope, receive, send)
@@ -131,7 +142,8 @@ class GuardAndMeasure:
             nonlocal status, response_started
             if message["type"] == "http.response.start":
                 status, response_started = message["status"], True
-                message["headers"] = [*message.get("headers", ()), _NOSNIFF]
+                extra = [_NOSNIFF, DEPRECATION_HEADER] if deprecated else [_NOSNIFF]
+                message["headers"] = [*message.get("headers", ()), *extra]
             await send(message)
 
         try:

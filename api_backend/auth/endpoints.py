@@ -10,6 +10,7 @@ from pydantic import BaseModel, ValidationError
 from ..api.deps import AuthServiceDep, CurrentUser, OptionalUser, PasswordCheckSlot
 from ..core.errors import BadRequest, UnsupportedMediaType, error_responses
 from ..core.strict_json import StrictJSONRoute, check_strings, strict_loads
+from . import legacy
 from .schemas import (
     LoginRequest,
     LogoutRequest,
@@ -67,14 +68,14 @@ async def _read_body(request: Request, model: type[BaseModel]) -> Any:
 
 
 async def login_body(request: Request) -> LoginRequest:
-    body = await _read_body(request, LoginRequest)
+    body = legacy.login_from_query(request) or await _read_body(request, LoginRequest)
     if body.grant_type not in (None, "password"):
         raise BadRequest('grant_type must be "password"', code="unsupported_grant_type")
     return body
 
 
 async def refresh_body(request: Request) -> RefreshRequest:
-    body = await _read_body(request, RefreshRequest)
+    body = legacy.refresh_from_query(request) or await _read_body(request, RefreshRequest)
     if body.grant_type not in (None, "refresh_token"):
         raise BadRequest('grant_type must be "refresh_token"', code="unsupported_grant_type")
     return body
@@ -107,10 +108,11 @@ def register(body: RegisterRequest, auth: AuthServiceDep, response: Response):
     description=(
         "Credentials in the body only: `application/x-www-form-urlencoded` (OAuth2: "
         "`grant_type=password&username=...&password=...`) or JSON. A password in the URL is "
-        "refused with 400. Unknown user and wrong password answer the same 401. Repeated "
-        "failures for an account from one client address, or from one address overall, "
-        "answer 429 with `Retry-After`; many failures of an account from everywhere slow "
-        "its logins down (seconds, never a lock-out of the owner)."
+        "refused with 400 (accepted as `?u=&p=`, deprecated, only with "
+        "LEGACY_CLIENT_COMPAT=true). Unknown user and wrong password answer the same 401. "
+        "Repeated failures for an account from one client address, or from one address "
+        "overall, answer 429 with `Retry-After`; many failures of an account from everywhere "
+        "slow its logins down (seconds, never a lock-out of the owner)."
     ),
     openapi_extra=_body_schema(LoginRequest, ["username", "password"]),
     responses=error_responses(400, 401, 415, 429),
@@ -130,7 +132,8 @@ def login(
         "Rotates the refresh token: each one works once. Sending a used one again within a "
         "short grace window (REFRESH_REUSE_GRACE_S, a lost answer) returns the same new "
         "refresh token as the first time; after it, or once that one is used, the whole "
-        "session ends."
+        "session ends. `?rid=` is accepted instead of a body (deprecated) only with "
+        "LEGACY_CLIENT_COMPAT=true."
     ),
     openapi_extra=_body_schema(RefreshRequest, ["refresh_token"]),
     responses=error_responses(400, 401, 415),

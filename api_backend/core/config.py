@@ -64,6 +64,8 @@ class Settings(BaseSettings):
     app_env: Literal["development", "production"] = "production"
     log_level: str = "INFO"
     docs_enabled: bool = True
+    # The origin client's query-string credentials and benchmark_name (auth/legacy.py).
+    legacy_client_compat: bool = False
 
     # Database: DATABASE_URL wins; else POSTGRES_* (as the analysis reads them) when
     # POSTGRES_HOST is set; else, in development only, an SQLite file.

@@ -49,8 +49,11 @@ PRESIGN_UPLOAD_PARAMETERS = [
         "name": "content_type",
         "in": "query",
         "required": False,
-        "description": "Content type the upload must send (signed).",
-        "schema": {"type": "string", "maxLength": 255, "default": "application/octet-stream"},
+        "description": (
+            "Content type the upload must send (then signed and listed in `headers`). "
+            "Without it the type is not signed: the upload may send any."
+        ),
+        "schema": {"type": "string", "maxLength": 255},
         "example": "application/x-hdf5",
     },
     {
@@ -60,10 +63,22 @@ PRESIGN_UPLOAD_PARAMETERS = [
         "description": "Exact upload size; signed too, so the store refuses any other size.",
         "schema": {"type": "integer", "minimum": 0},
     },
+    {
+        "name": "benchmark_name",
+        "in": "query",
+        "required": False,
+        "deprecated": True,
+        "description": (
+            "The origin client's benchmark name, only with LEGACY_CLIENT_COMPAT=true "
+            "(ignored otherwise): stored as the object's `x-amz-meta-benchmark-name`, signed "
+            "and listed in `headers`. 1-128 of `A-Z a-z 0-9 . _ -`."
+        ),
+        "schema": {"type": "string", "maxLength": 128},
+    },
 ]
 
 
-def _presign_upload_query(request: Request) -> tuple[str, str | None, int | None]:
+def _presign_upload_query(request: Request) -> tuple[str, str | None, int | None, str | None]:
     query = request.query_params
     object_name = query.get("object_name")
     if not object_name or len(object_name) > 1024:
@@ -71,12 +86,13 @@ def _presign_upload_query(request: Request) -> tuple[str, str | None, int | None
     content_type = query.get("content_type")
     if content_type is not None and len(content_type) > 255:
         raise BadRequest("content_type must be at most 255 characters")
+    benchmark_name = query.get("benchmark_name")  # the origin client's; see presign_upload
     size = query.get("size_bytes")
     if size is None:
-        return object_name, content_type, None
+        return object_name, content_type, None, benchmark_name
     if not size.isascii() or not size.isdigit() or len(size) > 18:
         raise BadRequest("size_bytes must be a non-negative integer")
-    return object_name, content_type, int(size)
+    return object_name, content_type, int(size), benchmark_name
 
 
 @router.post(
@@ -84,10 +100,11 @@ def _presign_upload_query(request: Request) -> tuple[str, str | None, int | None
     response_model=PresignUpload,
     summary="Presigned PUT URL for an upload",
     description=(
-        "Upload with `PUT <url>` and exactly the returned `headers`. With `size_bytes` the "
-        "length is signed too, so the store refuses any other size. Refused with 409 "
-        "`quota_exceeded` at USER_MAX_OBJECTS objects, 413 when `size_bytes` is over what "
-        "USER_MAX_BYTES leaves."
+        "Upload with `PUT <url>` and the returned `headers`: they list every header the "
+        "signature binds (none beyond Host unless `content_type` or `size_bytes` is given). "
+        "With `size_bytes` the length is signed too, so the store refuses any other size. "
+        "Refused with 409 `quota_exceeded` at USER_MAX_OBJECTS objects, 413 when "
+        "`size_bytes` is over what USER_MAX_BYTES leaves."
     ),
     responses=error_responses(400, 401, 409, 413, 503),
     openapi_extra={"parameters": PRESIGN_UPLOAD_PARAMETERS},

@@ -15,7 +15,10 @@ class PresignUpload(BaseModel):
     expires_in: int = Field(description="Seconds the URL stays valid.", examples=[300])
     method: str = Field("PUT", description="HTTP method to use with `url`.")
     headers: dict[str, str] = Field(
-        description="Headers the upload must send exactly as given (they are signed).",
+        description=(
+            "Every header the signature binds; send each exactly as given. Empty when only "
+            "the host is signed (any Content-Type may be sent then)."
+        ),
         examples=[{"Content-Type": "application/x-hdf5"}],
     )
 

@@ -33,6 +33,10 @@ _CONTENT_TYPE = re.compile(
     r"[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}"
 )
 _TOKEN_CONTEXT = b"benchsuite/storage-list-continuation/v1\x00"
+# The origin client's benchmark name travels as object metadata, signed into the URL: the
+# client merges the presign answer's `headers` into its PUT, so it sends it unchanged.
+BENCHMARK_NAME_HEADER = "x-amz-meta-benchmark-name"
+_BENCHMARK_NAME = re.compile(r"[A-Za-z0-9._-]{1,128}")  # used with fullmatch
 
 
 def _b64(data: bytes) -> str:
@@ -48,6 +52,12 @@ def check_content_type(content_type: str | None) -> str:
     if not _CONTENT_TYPE.fullmatch(value):
         raise BadRequest("content_type must look like type/subtype, e.g. application/x-hdf5")
     return value
+
+
+def check_benchmark_name(name: str) -> str:
+    if not _BENCHMARK_NAME.fullmatch(name):
+        raise BadRequest("benchmark_name must be 1-128 characters of A-Z a-z 0-9 . _ -")
+    return name
 
 
 def _attachment(key: str) -> str:
@@ -101,16 +111,24 @@ class StorageService:
     # Use cases -------------------------------------------------------------------------
 
     def presign_upload(
-        self, object_name: str, content_type: str | None, size_bytes: int | None
+        self,
+        object_name: str,
+        content_type: str | None,
+        size_bytes: int | None,
+        benchmark_name: str | None = None,
     ) -> PresignUpload:
         key = object_key(object_name, self.namespace)
-        headers = {"Content-Type": check_content_type(content_type)}
+        # The type is signed only when the caller names one: clients that send their own
+        # guess (mimetypes, curl's default) must not be refused by the store for it.
+        headers = {} if content_type is None else {"Content-Type": check_content_type(content_type)}
         if size_bytes is not None:
             if size_bytes > self.settings.upload_max_bytes:
                 raise PayloadTooLarge(
                     f"uploads are limited to {self.settings.upload_max_bytes} bytes"
                 )
             headers["Content-Length"] = str(size_bytes)  # signed: the store checks it
+        if benchmark_name is not None and self.settings.legacy_client_compat:
+            headers[BENCHMARK_NAME_HEADER] = check_benchmark_name(benchmark_name)
         # Without size_bytes the store can't cap a PUT: the quota's bytes are then checked
         # against what is stored, and the upload is re-checked when it arrives (docs/api.md).
         self.quota.check_and_reserve(self.namespace, key, size_bytes)

@@ -1,4 +1,4 @@
-"""`--s3`: the batch CLI pulls profiles from an S3 bucket (moto's server) into PostgreSQL."""
+"""`--s3`: the batch CLI pulls profiles from an S3 bucket (Ceph's RADOS Gateway) into PostgreSQL."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""Fixtures of the API tests: the session's PostgreSQL with every migration (`pg_db`), moto's
-S3 server and the API under uvicorn (one process for the session), plus helpers."""
+"""Fixtures of the API tests: the session's PostgreSQL with every migration (`pg_db`), Ceph's
+S3 gateway and the API under uvicorn (one process for the session), plus helpers."""
 
 from __future__ import annotations
 

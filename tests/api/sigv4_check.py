@@ -1,6 +1,6 @@
 """An independent recomputation of SigV4 query signatures and POST-policy signatures, written
-from AWS's published algorithm, to check the URLs the API hands out (moto doesn't verify
-signatures, so the tests must)."""
+from AWS's published algorithm, to check the URLs the API hands out field by field (the
+store's own answers to them are in test_store_answers.py)."""
 
 from __future__ import annotations
 

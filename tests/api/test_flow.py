@@ -1,4 +1,4 @@
-"""The whole user journey over HTTP against uvicorn, PostgreSQL and moto's S3 server."""
+"""The whole user journey over HTTP against uvicorn, PostgreSQL and Ceph's S3 gateway."""
 
 from __future__ import annotations
 

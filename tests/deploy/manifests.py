@@ -23,7 +23,7 @@ STAND_INS = {"secrets.yaml": "secrets.example.yaml"}
 # Variables read by something other than our settings classes.
 EXTERNAL_VARIABLES = {
     "FORWARDED_ALLOW_IPS": "uvicorn: which proxies' X-Forwarded-* headers are trusted",
-    "HEALTHCHECK_URL": "the analysis image's HEALTHCHECK",
+    "HEALTHCHECK_URL": "the images' HEALTHCHECK",
 }
 
 

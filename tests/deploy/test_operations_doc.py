@@ -6,13 +6,15 @@ linters). The others are listed by program with the reason they can't run here, 
 against the files: the paths they name exist, the compose services and Kubernetes resources
 they name are defined, the images they build are the ones the manifests use, and the MinIO
 commands match what the setup script does. A command of any other program fails the test, so
-the guide can't gain an unchecked step.
+the guide can't gain an unchecked step. The Ceph topic commands are replayed against the
+suite's RADOS Gateway.
 """
 
 from __future__ import annotations
 
 import contextlib
 import importlib.util
+import json
 import os
 import re
 import shlex
@@ -213,6 +215,36 @@ def _check_mc(words: list[str]) -> None:
         assert f"queue_dir={config['WEBHOOK_QUEUE_DIR']}" in words
 
 
+def _check_aws(words: list[str], s3_endpoint) -> None:
+    """The Ceph topic and subscription commands, replayed against the test suite's gateway
+    (a fresh bucket, the topic ARN the gateway returns)."""
+    assert words[1:3] == ["--endpoint-url", "https://rgw.example.org"], words
+    action = words[3:5]
+    if action == ["sns", "create-topic"]:
+        attributes = json.loads(words[words.index("--attributes") + 1])
+        assert attributes["push-endpoint"].endswith(":8001/ceph-event")
+        assert attributes["OpaqueData"] == "TOKEN"
+        name = words[words.index("--name") + 1]
+        arn = s3_endpoint.sns().create_topic(Name=name, Attributes=attributes)["TopicArn"]
+        assert arn.endswith(f":{name}")
+    elif action == ["s3api", "put-bucket-notification-configuration"]:
+        configuration = json.loads(words[words.index("--notification-configuration") + 1])
+        [topic] = configuration["TopicConfigurations"]
+        assert "s3:ObjectCreated:*" in topic["Events"]
+        assert topic["Filter"]["Key"]["FilterRules"] == [{"Name": "suffix", "Value": ".h5"}]
+        name = topic["TopicArn"].rsplit(":", 1)[1]
+        topic["TopicArn"] = s3_endpoint.sns().create_topic(Name=name)["TopicArn"]
+        bucket = s3_endpoint.new_bucket("docs")
+        client = s3_endpoint.client()
+        client.put_bucket_notification_configuration(
+            Bucket=bucket, NotificationConfiguration=configuration
+        )
+        stored = client.get_bucket_notification_configuration(Bucket=bucket)
+        assert [t["Id"] for t in stored["TopicConfigurations"]] == [topic["Id"]]
+    else:
+        assert action == ["s3api", "get-bucket-notification-configuration"], words
+
+
 def _help(argv: list[str]) -> str:
     result = subprocess.run(
         [PYTHON, *argv, "--help"],
@@ -246,7 +278,7 @@ def _check_python(words: list[str]) -> None:
             assert flag in usage, f"{target} has no {flag}"
 
 
-def test_every_command_is_run_or_checked(compose_services, k8s_docs):
+def test_every_command_is_run_or_checked(compose_services, k8s_docs, s3_endpoint):
     created: set[str] = set()
     for command in doc_commands():
         for stage in command.split(" | "):
@@ -258,6 +290,8 @@ def test_every_command_is_run_or_checked(compose_services, k8s_docs):
                 _check_kubectl(words, k8s_docs, created)
             elif program == "mc":
                 _check_mc(words)
+            elif program == "aws":
+                _check_aws(words, s3_endpoint)
             elif program in ("python", ".venv/bin/python"):
                 _check_python(words)
             elif program in ("psql", "pg_dump", "pg_restore"):

@@ -179,6 +179,10 @@ class FaultyLink:
 
     def refuse(self) -> None:
         if self._server is not None:
+            # shutdown() first: a bare close() leaves the thread blocked in accept() holding
+            # the socket, which then still takes one more connection.
+            with contextlib.suppress(OSError):
+                self._server.shutdown(socket.SHUT_RDWR)
             self._server.close()
             self._server = None
 

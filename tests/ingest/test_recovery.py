@@ -1,6 +1,6 @@
 """Failures while jobs run: a worker killed, S3 unreachable, PostgreSQL restarted.
 
-S3 is reached through a `FaultyLink` in front of moto, so a test can make it hang (a job
+S3 is reached through a `FaultyLink` in front of the S3 gateway, so a test can make it hang (a job
 stays `running`) or refuse connections, then recover.
 """
 

@@ -1,4 +1,4 @@
-"""The S3 connector against a real S3 endpoint (moto's server)."""
+"""The S3 connector against a real S3 endpoint (Ceph's RADOS Gateway)."""
 
 from __future__ import annotations
 
