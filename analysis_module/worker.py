@@ -51,6 +51,7 @@ from analysis_module.ingest.service import JobResult, Outcome, WorkerDeps
 from analysis_module.ingest.tasks import CONTEXT_KEY, ingest_blueprint
 from analysis_module.runner import Runner, build_runner
 from analysis_module.settings import AnalysisSettings
+from analysis_module.startup import require_postgres, settings_or_exit
 
 log = logging.getLogger("analysis_module.worker")
 
@@ -552,12 +553,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    settings = AnalysisSettings()
-    if args.concurrency:
-        settings = settings.model_copy(update={"worker_concurrency": args.concurrency})
+    settings = settings_or_exit(
+        {"worker_concurrency": args.concurrency},
+        {"worker_concurrency": "--concurrency"},
+        require=require_postgres("the worker (its queue)"),
+    )
     configure_logging(settings)
-    if not settings.use_postgres:
-        raise SystemExit("the worker needs PostgreSQL for its queue: set POSTGRES_HOST")
     metrics = WorkerMetrics()
     health = Health()
     server = start_endpoint(settings, metrics, health)
