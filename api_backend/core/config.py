@@ -240,7 +240,12 @@ class ConfigurationExit(SystemExit):
 
 def _variable(location: tuple) -> str:
     """The environment variable of an error location (`jwt_secret` -> `JWT_SECRET`)."""
-    return ".".join(map(str, location)).upper() or "settings"
+    return ".".join(map(str, location)).upper()
+
+
+def _message(text: str) -> str:
+    text = text.removeprefix("Value error, ")
+    return text[:1].lower() + text[1:]
 
 
 def load_settings() -> Settings:
@@ -250,7 +255,7 @@ def load_settings() -> Settings:
         return Settings()
     except ValidationError as exc:
         problems = "; ".join(
-            f"{_variable(e['loc'])}: {e['msg'].removeprefix('Value error, ')}" for e in exc.errors()
+            ": ".join(filter(None, (_variable(e["loc"]), _message(e["msg"])))) for e in exc.errors()
         )
         message = f"api_backend: configuration error: {problems}"
         sys.stderr.write(message + "\n")

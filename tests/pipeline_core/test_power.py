@@ -76,7 +76,7 @@ def test_a_site_can_say_which_plugin_writes_power(plugin, scope):
 
 def test_a_plugin_that_never_writes_power_contradicts_the_file():
     # Unknown names are refused at start-up (settings); ipmi is real but writes <label>Power.
-    with pytest.raises(ValueError, match="field 'Power'.*but ENERGY_PLUGIN is 'ipmi'"):
+    with pytest.raises(ValueError, match=r"field 'Power'.*but ENERGY_PLUGIN is 'ipmi'"):
         select_power_source(["Power"], power_plugin="ipmi")
 
 
