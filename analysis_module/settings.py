@@ -152,6 +152,18 @@ class AnalysisSettings(BaseSettings):
     def _known_energy_plugin(cls, value: str | None) -> str | None:
         return normalise_plugin_name(value) if value and value.strip() else None
 
+    @field_validator("ingest_rescan_cron")
+    @classmethod
+    def _valid_cron(cls, value: str) -> str:
+        from croniter import croniter  # procrastinate's own cron parser
+
+        if value.strip() and not croniter.is_valid(value):
+            raise ValueError(
+                "not a cron schedule: use 5 fields (minute hour day month weekday), "
+                "a 6th for seconds, or an empty value to disable"
+            )
+        return value
+
     @field_validator("price_file", "carbon_file")
     @classmethod
     def _factor_file_exists(cls, value: Path | None) -> Path | None:
