@@ -178,21 +178,26 @@ def main(
         raise typer.Exit(2) from None
     outcomes = _run(runner, inputs, show_progress=err.is_terminal and not as_json, as_json=as_json)
     runner.close()
-    failed = sum(o.status != "ok" for _, o in outcomes)
     if not as_json:
-        width = shutil.get_terminal_size((80, 24)).columns if sys.stdout.isatty() else 80
-        rows = [(item.display, outcome.summary) for item, outcome in outcomes]
-        sys.stdout.write("\n".join(outcome_lines(rows, width=width)) + "\n")
-        sys.stdout.flush()
-        where = "PostgreSQL" if settings.use_postgres else str(settings.duckdb_path)
-        scopes = sorted({o.summary.get("energy_scope") for _, o in outcomes} - {None})
-        _say(
-            f"{len(outcomes) - failed} analysed, {failed} failed (integration: "
-            f"{settings.integration}, {_rule_origin(settings)}; energy_scope: "
-            f"{', '.join(scopes) or '-'}); results in {where}"
-        )
-    if failed:
+        _print_outcomes(settings, outcomes)
+    if any(o.status != "ok" for _, o in outcomes):
         raise typer.Exit(1)
+
+
+def _print_outcomes(settings: AnalysisSettings, outcomes) -> None:
+    """The table on stdout (80 columns unless the terminal is wider), one closing line on stderr."""
+    width = shutil.get_terminal_size((80, 24)).columns if sys.stdout.isatty() else 80
+    rows = [(item.display, outcome.summary) for item, outcome in outcomes]
+    sys.stdout.write("\n".join(outcome_lines(rows, width=width)) + "\n")
+    sys.stdout.flush()
+    failed = sum(o.status != "ok" for _, o in outcomes)
+    where = "PostgreSQL" if settings.use_postgres else str(settings.duckdb_path)
+    scopes = sorted({o.summary.get("energy_scope") for _, o in outcomes} - {None})
+    _say(
+        f"{len(outcomes) - failed} analysed, {failed} failed (integration: "
+        f"{settings.integration}, {_rule_origin(settings)}; energy_scope: "
+        f"{', '.join(scopes) or '-'}); results in {where}"
+    )
 
 
 def _say(text: str) -> None:
