@@ -25,6 +25,7 @@ import duckdb
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from typer._click.exceptions import UsageError  # the click that the pinned typer bundles
 
 from analysis_module.cli_report import outcome_lines, rescan_summary
 from analysis_module.cli_sources import ProfileInput, local_inputs, s3_inputs
@@ -286,7 +287,15 @@ def _rescan(settings: AnalysisSettings) -> None:
 
 
 def run() -> None:
-    app()
+    """The command line; a usage error (unknown flag, a value of the wrong type) is one line."""
+    try:
+        code = app(standalone_mode=False)
+    except UsageError as exc:
+        exit_on_configuration_error(" ".join(exc.format_message().split()))
+    except typer.Abort:
+        _say("aborted")
+        code = 130
+    raise SystemExit(code or 0)
 
 
 if __name__ == "__main__":

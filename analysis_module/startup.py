@@ -49,7 +49,7 @@ def _describe(error: dict, overrides: Mapping[str, object], flags: Mapping[str, 
     setting = flags[field] if from_flag else env_name(field)
     value = error.get("input")
     secret = isinstance(AnalysisSettings.model_fields[field].default, SecretStr)
-    hidden = secret or isinstance(value, dict | SecretStr) or repr(value) in message
+    hidden = secret or isinstance(value, dict | SecretStr) or str(value) in message
     shown = "" if hidden else f" (got {value!r})"
     return f"{setting}: {message[:1].lower()}{message[1:]}{shown}"
 

@@ -81,8 +81,8 @@ class PiecewiseConstant:
         if last_end_s is None:
             if steps.size == 0:
                 raise ValueError(
-                    f"{source} has a single row: at least two start times are needed to know "
-                    "how long a value holds"
+                    "a single row: at least two start times are needed to know how long "
+                    "a value holds"
                 )
             last_end_s = int(starts[-1] + np.median(steps))
         ends = np.append(starts[1:], np.int64(last_end_s))

@@ -49,6 +49,20 @@ def test_a_bad_flag_is_one_line_and_exit_2_before_any_file_is_touched(
 
 
 @pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["--pue", "abc"], "Invalid value for '--pue'"),
+        (["--price-resolution", "day"], "'day' is not one of 'quarterhour', 'hour'"),
+        (["--no-such-flag"], "No such option: --no-such-flag"),
+    ],
+)
+def test_a_malformed_command_line_is_one_line_and_exit_2(tmp_path, one_profile, args, words):
+    result = run_cli("-s", str(one_profile), "--db", "out.duckdb", *args, cwd=tmp_path)
+    assert words in one_line_error(result)
+    assert not (tmp_path / "out.duckdb").exists()
+
+
+@pytest.mark.parametrize(
     ("env", "words"),
     [
         ({"PUE": "0.5"}, "PUE: input should be greater than or equal to 1"),
