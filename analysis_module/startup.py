@@ -9,6 +9,7 @@ is one line naming the setting (the flag when it came from one) and what is wron
 
 from __future__ import annotations
 
+import argparse
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -119,3 +120,10 @@ def require_postgres(component: str) -> Callable[[AnalysisSettings], None]:
             raise ConfigurationError(f"POSTGRES_HOST: is not set; {component} needs PostgreSQL")
 
     return check
+
+
+class OneLineArgumentParser(argparse.ArgumentParser):
+    """argparse whose usage errors are one `configuration error:` line and exit 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        exit_on_configuration_error(message)

@@ -51,7 +51,7 @@ from analysis_module.ingest.service import JobResult, Outcome, WorkerDeps
 from analysis_module.ingest.tasks import CONTEXT_KEY, ingest_blueprint
 from analysis_module.runner import Runner, build_runner
 from analysis_module.settings import AnalysisSettings
-from analysis_module.startup import require_postgres, settings_or_exit
+from analysis_module.startup import OneLineArgumentParser, require_postgres, settings_or_exit
 
 log = logging.getLogger("analysis_module.worker")
 
@@ -541,7 +541,7 @@ async def _run(
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
+    parser = OneLineArgumentParser(
         prog="python -m analysis_module.worker",
         description="Run ingestion jobs (analyses of uploaded profiles, removals, rescans).",
     )

@@ -46,6 +46,7 @@ NO_DB = {"POSTGRES_HOST": "127.0.0.1", "POSTGRES_PORT": "9", "INGEST_DB_WAIT_S":
         (WORKER, {**NO_DB, "ENERGY_PLUGIN": "bogus"}, "ENERGY_PLUGIN: unknown energy plugin"),
         (WORKER, {**NO_DB, "WORKER_CONCURRENCY": "0"}, "WORKER_CONCURRENCY: input should be"),
         ([*WORKER, "--concurrency", "0"], NO_DB, "--concurrency: input should be greater"),
+        ([*WORKER, "--concurrency", "two"], NO_DB, "--concurrency: invalid int value: 'two'"),
         (WORKER, {**NO_DB, "PRICE_FILE": "missing.csv"}, "PRICE_FILE: no such file: missing"),
         (WORKER, {**NO_DB, "INGEST_RESCAN_CRON": "every hour"}, "INGEST_RESCAN_CRON: not a cron"),
         (LISTENER, {**NO_DB, "ENERGY_PLUGIN": "bogus"}, "ENERGY_PLUGIN: unknown energy plugin"),
