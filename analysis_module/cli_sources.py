@@ -68,7 +68,7 @@ def s3_inputs(settings: AnalysisSettings) -> list[ProfileInput]:
     bucket = settings.minio_bucket
     return [
         ProfileInput(
-            display=source_of(bucket, obj.key),
+            display=obj.key.removeprefix(settings.minio_prefix) or obj.key,
             source=source_of(bucket, obj.key),
             owner=owner_of(obj.key, settings.minio_bucket_prefix),
             etag=obj.etag,
