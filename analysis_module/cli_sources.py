@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -36,25 +37,27 @@ class ProfileInput:
 
 
 def local_inputs(paths: list[Path]) -> list[ProfileInput]:
-    """Files as given, folders searched recursively for *.h5, each file once, sorted."""
+    """Files as given, folders searched recursively for *.h5, each file once, sorted.
+
+    Names are shown relative to the folder given (several sources: to their common folder), so
+    the table shows `nodestep/5_0_vm.h5`, not the same absolute prefix on every line.
+    """
     found: dict[Path, None] = {}
+    bases: list[Path] = []
     for path in paths:
         if path.is_dir():
+            bases.append(path.resolve())
             for child in sorted(path.rglob("*")):
                 if child.is_file() and child.suffix.lower() == ".h5":
                     found[child.resolve()] = None
         elif path.exists():
+            bases.append(path.resolve().parent)
             found[path.resolve()] = None
         else:
-            raise FileNotFoundError(f"no such file or folder: {path}")
-    cwd = Path.cwd()
+            raise FileNotFoundError(f"--source: no such file or folder: {path}")
+    base = Path(os.path.commonpath(bases)) if bases else Path.cwd()
     return [
-        ProfileInput(
-            display=str(p.relative_to(cwd)) if p.is_relative_to(cwd) else str(p),
-            source=str(p),
-            path=p,
-        )
-        for p in found
+        ProfileInput(display=p.relative_to(base).as_posix(), source=str(p), path=p) for p in found
     ]
 
 
@@ -65,7 +68,7 @@ def s3_inputs(settings: AnalysisSettings) -> list[ProfileInput]:
     bucket = settings.minio_bucket
     return [
         ProfileInput(
-            display=source_of(bucket, obj.key),
+            display=obj.key.removeprefix(settings.minio_prefix) or obj.key,
             source=source_of(bucket, obj.key),
             owner=owner_of(obj.key, settings.minio_bucket_prefix),
             etag=obj.etag,

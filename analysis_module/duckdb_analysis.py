@@ -1,4 +1,7 @@
-"""Batch analysis of Slurm HDF5 profiles: `python analysis_module/duckdb_analysis.py --help`.
+"""Batch analysis of Slurm HDF5 profiles.
+
+    .venv/bin/python analysis_module/duckdb_analysis.py --help
+
 
 Embedded defaults: profiles from local files or folders, results into ./analysis.duckdb. With
 POSTGRES_HOST set, results go to PostgreSQL instead; with `--s3` (or MINIO_SYNC=1) profiles come
@@ -11,21 +14,29 @@ import dataclasses
 import json
 import logging
 import math
+import shutil
 import sys
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
+import duckdb
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
+from typer._click.exceptions import UsageError  # the click that the pinned typer bundles
 
+from analysis_module.cli_report import outcome_lines, rescan_summary
 from analysis_module.cli_sources import ProfileInput, local_inputs, s3_inputs
 from analysis_module.connectors.errors import TransientError
 from analysis_module.runner import JobOutcome, build_runner, default_factor_options
 from analysis_module.settings import AnalysisSettings
+from analysis_module.startup import (
+    ConfigurationError,
+    exit_on_configuration_error,
+    settings_or_exit,
+)
 
 app = typer.Typer(add_completion=False, help=__doc__, rich_markup_mode=None)
 err = Console(stderr=True)
@@ -37,45 +48,35 @@ class Rule(StrEnum):
     right = "right"
 
 
+class Resolution(StrEnum):
+    quarterhour = "quarterhour"
+    hour = "hour"
+
+
+class NothingToAnalyse(Exception):
+    """The sources hold no profile: said in one line (exit 2 for local paths, 0 for a bucket)."""
+
+
+# Which flag sets which setting, so an error names what the user typed.
+FLAG_OF_SETTING = {
+    "integration": "--integration",
+    "gap_factor": "--gap-factor",
+    "pue": "--pue",
+    "duckdb_path": "--db",
+    "price_file": "--price-file",
+    "fetch_price": "--fetch-price",
+    "flat_price_eur_per_kwh": "--flat-price",
+    "carbon_file": "--carbon-file",
+    "carbon_intensity_g_per_kwh": "--carbon-intensity",
+}
+
+
 def _jsonable(value):
     if isinstance(value, datetime):
         return value.isoformat()
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value
-
-
-def _outcome_table(outcomes: list[tuple[ProfileInput, JobOutcome]]) -> Table:
-    table = Table(title="Analysis results")
-    for name, justify in (
-        ("profile", "left"),
-        ("status", "left"),
-        ("energy J", "right"),
-        ("time s", "right"),
-        ("avg W", "right"),
-        ("cost EUR", "right"),
-        ("CO2 g", "right"),
-        ("table / reason", "left"),
-    ):
-        table.add_column(name, justify=justify, overflow="fold")
-
-    def num(value, digits):
-        return "-" if value is None else f"{value:,.{digits}f}"
-
-    for item, outcome in outcomes:
-        s = outcome.summary
-        ok = outcome.status == "ok"
-        table.add_row(
-            item.display,
-            "[green]ok[/]" if ok else "[red]failed[/]",
-            num(s.get("energy_j"), 1),
-            num(s.get("time_to_solution_s"), 0),
-            num(s.get("avg_power_w"), 1),
-            num(s.get("cost_eur"), 6),
-            num(s.get("co2_g"), 3),
-            outcome.table_name if ok else (outcome.error or ""),
-        )
-    return table
 
 
 @app.command()
@@ -112,8 +113,8 @@ def main(
     ] = 4169,
     price_region: Annotated[str, typer.Option(help="SMARD region.")] = "DE-LU",
     price_resolution: Annotated[
-        str, typer.Option(help="SMARD resolution: quarterhour or hour.")
-    ] = "quarterhour",
+        Resolution, typer.Option(help="SMARD resolution.")
+    ] = Resolution.quarterhour,
     flat_price: Annotated[float | None, typer.Option(help="Flat tariff in EUR/kWh.")] = None,
     carbon_file: Annotated[
         Path | None, typer.Option(help="CSV/Parquet with start,carbon_g_per_kwh.")
@@ -122,7 +123,11 @@ def main(
         float | None, typer.Option(help="Constant carbon intensity in g/kWh.")
     ] = None,
     integration: Annotated[
-        Rule | None, typer.Option(help="Integration rule (default trapezoid).")
+        Rule | None,
+        typer.Option(
+            help="Integration rule (default: follows ENERGY_PLUGIN, else trapezoid; "
+            "see docs/energy-metrics.md)."
+        ),
     ] = None,
     gap_factor: Annotated[
         float | None,
@@ -144,70 +149,108 @@ def main(
 ) -> None:
     """Analyse Slurm HDF5 profiles into energy, cost and CO2 figures."""
     overrides = {
-        k: v
-        for k, v in {
-            "integration": integration.value if integration else None,
-            "gap_factor": gap_factor,
-            "pue": pue,
-        }.items()
-        if v is not None
+        "integration": integration.value if integration else None,
+        "gap_factor": gap_factor,
+        "pue": pue,
+        "duckdb_path": db,
+        "price_file": price_file,
+        "fetch_price": fetch_price or None,
+        "flat_price_eur_per_kwh": flat_price,
+        "carbon_file": carbon_file,
+        "carbon_intensity_g_per_kwh": carbon_intensity,
     }
-    try:
-        settings = AnalysisSettings().model_copy(update=overrides)
-    except ValueError as exc:
-        err.print(f"[red]configuration error:[/] {exc}")
-        raise typer.Exit(2) from exc
+    settings = settings_or_exit(overrides, FLAG_OF_SETTING)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("analysis_module.runner").setLevel(logging.ERROR)
 
     if rescan:
         _rescan(settings, retry_failed=retry_failed)
         return
-    # Flags given on the command line override the environment's factor settings.
-    flags = {
-        "flat_price_eur_per_kwh": flat_price,
-        "price_file": price_file,
-        "fetch_price": fetch_price or None,
-        "carbon_file": carbon_file,
-        "carbon_g_per_kwh": carbon_intensity,
-    }
     factor_options = dataclasses.replace(
         default_factor_options(settings),
         price_filter_id=price_filter_id,
         price_region=price_region,
-        price_resolution=price_resolution,
-        **{name: value for name, value in flags.items() if value is not None},
+        price_resolution=price_resolution.value,
     )
+    from_s3 = s3 or settings.minio_sync
     try:
-        inputs = _inputs(settings, source, s3 or settings.minio_sync)
-        runner = build_runner(settings, factor_options=factor_options, duckdb_path=db)
+        inputs = _inputs(settings, source, from_s3)
+        runner = _open_runner(settings, factor_options)
         if retry_failed:
             failed_before = runner.failed_sources()
             inputs = [item for item in inputs if item.source in failed_before]
-    except (FileNotFoundError, ValueError, TransientError) as exc:
-        err.print(f"[red]error:[/] {exc}")
-        raise typer.Exit(2) from exc
+    except NothingToAnalyse as exc:
+        _say(str(exc))
+        raise typer.Exit(0 if from_s3 else 2) from None
+    except (FileNotFoundError, ConfigurationError) as exc:
+        exit_on_configuration_error(str(exc))
+    except TransientError as exc:
+        _say(f"error: {exc}")
+        raise typer.Exit(2) from None
     outcomes = _run(runner, inputs, show_progress=err.is_terminal and not as_json, as_json=as_json)
     runner.close()
-    failed = sum(o.status != "ok" for _, o in outcomes)
     if not as_json:
-        out = Console()
-        if not out.is_terminal:
-            out = Console(width=160)
-        out.print(_outcome_table(outcomes))
-        where = "PostgreSQL" if settings.use_postgres else str(db or settings.duckdb_path)
-        err.print(
-            f"{len(outcomes) - failed} analysed, {failed} failed "
-            f"(integration: {settings.integration}); results in {where}"
-        )
-    if failed:
+        _print_outcomes(settings, outcomes)
+    if any(o.status != "ok" for _, o in outcomes):
         raise typer.Exit(1)
+
+
+def _print_outcomes(settings: AnalysisSettings, outcomes) -> None:
+    """The table on stdout (80 columns unless the terminal is wider), one closing line on stderr."""
+    width = shutil.get_terminal_size((80, 24)).columns if sys.stdout.isatty() else 80
+    rows = [(item.display, outcome.summary) for item, outcome in outcomes]
+    sys.stdout.write("\n".join(outcome_lines(rows, width=width)) + "\n")
+    sys.stdout.flush()
+    failed = sum(o.status != "ok" for _, o in outcomes)
+    where = "PostgreSQL" if settings.use_postgres else str(settings.duckdb_path)
+    scopes = sorted({o.summary.get("energy_scope") for _, o in outcomes} - {None})
+    _say(
+        f"{len(outcomes) - failed} analysed, {failed} failed (integration: "
+        f"{settings.integration}, {_rule_origin(settings)}; energy_scope: "
+        f"{', '.join(scopes) or '-'}); results in {where}"
+    )
+
+
+def _say(text: str) -> None:
+    """One message on stderr as it is (no markup, no wrapping at the terminal's width)."""
+    sys.stderr.write(text + "\n")
+    sys.stderr.flush()
+
+
+def _rule_origin(settings: AnalysisSettings) -> str:
+    origin = settings.integration_chosen_by
+    if origin == "INTEGRATION_RULE":
+        return "chosen"
+    return "from " + origin if origin.startswith("ENERGY_PLUGIN") else "the default"
+
+
+def _open_runner(settings: AnalysisSettings, factor_options):
+    """The runner, with an unwritable or locked results file reported as a setting's error."""
+    try:
+        return build_runner(settings, factor_options=factor_options)
+    except (duckdb.Error, OSError) as exc:
+        if settings.use_postgres:
+            raise
+        setting = "--db" if "duckdb_path" in settings.model_fields_set else "DUCKDB_PATH"
+        reason = " ".join(str(exc).split())
+        raise ConfigurationError(
+            f"{setting}: cannot open {settings.duckdb_path} for writing: {reason}"
+        ) from None
 
 
 def _inputs(settings: AnalysisSettings, sources: list[Path] | None, from_s3: bool):
     if from_s3:
-        return s3_inputs(settings)
-    return local_inputs(sources or [Path(p) for p in settings.analysis_source.split(",")])
+        inputs = s3_inputs(settings)
+        if not inputs:
+            where = f"s3://{settings.minio_bucket}/{settings.minio_prefix}"
+            raise NothingToAnalyse(f"nothing to analyse: no *.h5 object under {where}")
+        return inputs
+    paths = sources or [Path(p) for p in settings.analysis_source.split(",")]
+    inputs = local_inputs(paths)
+    if not inputs:
+        shown = ", ".join(str(p) for p in paths)
+        raise NothingToAnalyse(f"nothing to analyse: no *.h5 file found in {shown}")
+    return inputs
 
 
 def _run(runner, inputs, *, show_progress: bool, as_json: bool):
@@ -229,7 +272,7 @@ def _run(runner, inputs, *, show_progress: bool, as_json: bool):
                     path, source=item.source, owner=item.owner, etag=item.etag
                 )
             if outcome.status != "ok":
-                err.print(f"[red]FAILED[/] {item.display}: {outcome.error}")
+                _say(f"FAILED {item.display}: {outcome.error}")
             if as_json:
                 record = {k: _jsonable(v) for k, v in outcome.summary.items()}
                 sys.stdout.write(json.dumps(record) + "\n")
@@ -245,16 +288,24 @@ def _rescan(settings: AnalysisSettings, *, retry_failed: bool = False) -> None:
     try:
         report = rescan(settings, retry_failed=retry_failed)
     except ValueError as exc:
-        err.print(f"[red]error:[/] {exc}")
-        raise typer.Exit(2) from exc
+        exit_on_configuration_error(str(exc))
     except TransientError as exc:
-        err.print(f"[red]rescan failed:[/] {exc}")
-        raise typer.Exit(1) from exc
-    err.print(f"rescan: {report}")
+        _say(f"rescan failed: {exc}")
+        raise typer.Exit(1) from None
+    where = f"s3://{settings.minio_bucket}/{settings.minio_prefix}"
+    _say(rescan_summary(report, where))
 
 
 def run() -> None:
-    app()
+    """The command line; a usage error (unknown flag, a value of the wrong type) is one line."""
+    try:
+        code = app(standalone_mode=False)
+    except UsageError as exc:
+        exit_on_configuration_error(" ".join(exc.format_message().split()))
+    except typer.Abort:
+        _say("aborted")
+        code = 130
+    raise SystemExit(code or 0)
 
 
 if __name__ == "__main__":

@@ -52,6 +52,7 @@ from analysis_module.ingest.events import (
 from analysis_module.ingest.log_config import configure_logging
 from analysis_module.ingest.rescan import config_from
 from analysis_module.settings import PLACEHOLDER_SECRETS, AnalysisSettings
+from analysis_module.startup import ConfigurationError, require_postgres, settings_or_exit
 
 log = logging.getLogger("analysis_module.minio_listener")
 
@@ -304,4 +305,19 @@ def create_app(settings: AnalysisSettings | None = None) -> FastAPI:
     return app
 
 
-app = create_app()
+def _listener_requirements(settings: AnalysisSettings) -> None:
+    require_postgres("the listener (it records events)")(settings)
+    try:
+        check_webhook_token(settings)
+    except RuntimeError as exc:
+        raise ConfigurationError(str(exc).removeprefix("refusing to start: ")) from None
+
+
+def __getattr__(name: str):
+    # `uvicorn analysis_module.minio_listener:app` builds the app on first access, after
+    # checking the settings: a configuration error is one line and exit status 2.
+    if name == "app":
+        settings = settings_or_exit(require=_listener_requirements)
+        globals()["app"] = application = create_app(settings)
+        return application
+    raise AttributeError(name)

@@ -1,8 +1,9 @@
 """Configuration of the analysis deployables (batch CLI, listener, worker), from the environment.
 
-One object per process, built in the entry point and passed down. Variable names follow the
-seed's deployment (`MINIO_*`, `POSTGRES_*`, `SMARD_BASE_URL`); everything has an embedded default
-so the batch CLI runs on local files with no servers.
+One object per process, built in the entry point (`analysis_module.startup.load_settings`, which
+also applies command-line flags) and passed down. Variable names are the deployment's (`MINIO_*`,
+`POSTGRES_*`, `SMARD_BASE_URL`); everything has an embedded default so the batch CLI runs on local
+files with no servers.
 """
 
 from __future__ import annotations
@@ -10,8 +11,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, PrivateAttr, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from analysis_module.pipeline_core.plugins import normalise_plugin_name, rule_for_plugin
 
 PLACEHOLDER_SECRETS = {"", "changeme", "change-me", "secret", "minioadmin", "password", "token"}
 
@@ -24,6 +27,7 @@ class AnalysisSettings(BaseSettings):
     """Everything the analysis reads from its environment."""
 
     model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+    _rule_chosen_by: str = PrivateAttr("default")
 
     app_env: Literal["development", "production"] = _env("APP_ENV", "development")
     log_level: str = _env("LOG_LEVEL", "INFO")
@@ -61,12 +65,13 @@ class AnalysisSettings(BaseSettings):
     minio_webhook_auth_token: SecretStr = _env("MINIO_WEBHOOK_AUTH_TOKEN", SecretStr(""))
 
     # Analysis options.
+    # Unset: the rule follows ENERGY_PLUGIN (pm_counters: left, rapl: right, else trapezoid).
     integration: Literal["trapezoid", "left", "right"] = _env("INTEGRATION_RULE", "trapezoid")
     gap_factor: float = _env("GAP_FACTOR", 3.0, gt=1.0)
     power_ceiling_w: float = _env("POWER_CEILING_W", 100_000.0, gt=0)
     pue: float | None = _env("PUE", None, ge=1.0)
-    # Which acct_gather_energy plugin wrote `Power` (rapl: CPU+DRAM; pm_counters, ibmaem: node).
-    # The file does not say; unset means the narrower rapl scope is reported.
+    # The site's AcctGatherEnergyType (rapl: CPU+DRAM; pm_counters, ibmaem: node; ...). The file
+    # does not say; unset means the narrower rapl scope is reported for `Power`.
     power_plugin: str | None = _env("ENERGY_PLUGIN")
 
     # --- Hostile input: per-file limits of the reader and the integration (README) -----------
@@ -152,6 +157,45 @@ class AnalysisSettings(BaseSettings):
         if self.postgres_sslmode:
             parts["sslmode"] = self.postgres_sslmode
         return " ".join(f"{key}={quote(value)}" for key, value in parts.items())
+
+    @field_validator("power_plugin")
+    @classmethod
+    def _known_energy_plugin(cls, value: str | None) -> str | None:
+        return normalise_plugin_name(value) if value and value.strip() else None
+
+    @field_validator("ingest_rescan_cron")
+    @classmethod
+    def _valid_cron(cls, value: str) -> str:
+        from croniter import croniter  # procrastinate's own cron parser
+
+        if value.strip() and not croniter.is_valid(value):
+            raise ValueError(
+                "not a cron schedule: use 5 fields (minute hour day month weekday), "
+                "a 6th for seconds, or an empty value to disable"
+            )
+        return value
+
+    @field_validator("price_file", "carbon_file")
+    @classmethod
+    def _factor_file_exists(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_file():
+            raise ValueError(f"no such file: {value}")
+        return value
+
+    @model_validator(mode="after")
+    def _rule_follows_the_energy_plugin(self) -> AnalysisSettings:
+        """docs/energy-metrics.md section 3: an explicit INTEGRATION_RULE wins."""
+        if "integration" in self.model_fields_set:
+            self._rule_chosen_by = "INTEGRATION_RULE"
+        elif self.power_plugin:
+            self.integration = rule_for_plugin(self.power_plugin)
+            self._rule_chosen_by = f"ENERGY_PLUGIN={self.power_plugin}"
+        return self
+
+    @property
+    def integration_chosen_by(self) -> str:
+        """What decided the rule: INTEGRATION_RULE (or --integration), ENERGY_PLUGIN, default."""
+        return self._rule_chosen_by
 
     @model_validator(mode="after")
     def _refuse_placeholders_in_production(self) -> AnalysisSettings:

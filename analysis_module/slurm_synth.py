@@ -1,6 +1,6 @@
 """Synthetic Slurm ``acct_gather_profile/hdf5`` files, written the way Slurm writes them.
 
-Follows section 7 of ``/work/shared/specs/slurm-hdf5-profile.md`` so ``sh5util`` 22.05 accepts
+Follows Slurm's HDF5 profile layout (see docs/energy-metrics.md s. 7) so ``sh5util`` 22.05 accepts
 the output: (1,)-shaped attributes written through the low-level API (fixed NUL-terminated
 strings need ``mtype=`` or h5py drops the last character), packed little-endian compound tables
 ``ElapsedTime``, ``EpochTime``, fields..., ``chunks=(10,)``, unlimited, gzip level 0.
@@ -361,5 +361,5 @@ def _member_type(name: str, values: np.ndarray, types: Mapping[str, np.dtype] | 
 
 
 def _sh5util_step_id(step: str) -> int:
-    """sh5util orders node-step files by step id; batch sorts as -2 (spec section 2)."""
+    """sh5util orders node-step files by step id; batch sorts as -2 (section 7 of the doc)."""
     return -2 if step == "batch" else int(step)

@@ -57,6 +57,7 @@ from analysis_module.ingest.service import JobResult, Outcome, WorkerDeps
 from analysis_module.ingest.tasks import CONTEXT_KEY, ingest_blueprint
 from analysis_module.runner_pool import RunnerPool, describe
 from analysis_module.settings import AnalysisSettings
+from analysis_module.startup import OneLineArgumentParser, require_postgres, settings_or_exit
 
 log = logging.getLogger("analysis_module.worker")
 
@@ -501,7 +502,7 @@ async def _run(
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
+    parser = OneLineArgumentParser(
         prog="python -m analysis_module.worker",
         description="Run ingestion jobs (analyses of uploaded profiles, removals, rescans).",
     )
@@ -513,12 +514,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    settings = AnalysisSettings()
-    if args.concurrency:
-        settings = settings.model_copy(update={"worker_concurrency": args.concurrency})
+    settings = settings_or_exit(
+        {"worker_concurrency": args.concurrency},
+        {"worker_concurrency": "--concurrency"},
+        require=require_postgres("the worker (its queue)"),
+    )
     configure_logging(settings)
-    if not settings.use_postgres:
-        raise SystemExit("the worker needs PostgreSQL for its queue: set POSTGRES_HOST")
     metrics = WorkerMetrics()
     health = Health()
     server = start_endpoint(settings, metrics, health)

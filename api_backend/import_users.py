@@ -1,10 +1,10 @@
-"""Accounts from the seed's users file (USERS_FILE_PATH, lines `username:argon2-hash`).
+"""Accounts from a legacy users file (USERS_FILE_PATH, lines `username:argon2-hash`).
 
     python -m api_backend.import_users users.txt
 
-The seed hashed with Argon2 (passlib), which argon2-cffi verifies as it is: users keep their
+That file's hashes are Argon2 (passlib), which argon2-cffi verifies as it is: users keep their
 passwords, and their hash is upgraded to the configured parameters at their next login.
-Each imported user gets a fresh random public id, hence a new storage namespace (the seed's
+Each imported user gets a fresh random public id, hence a new storage namespace (the legacy
 `<username>/` prefixes are not carried over). Names that don't fit the username rules and
 names that already exist are skipped and reported; nothing is overwritten.
 """

@@ -171,7 +171,7 @@ def start_services(workers: int):
     return db, store, bucket, api, ceiling
 
 
-def seed(api_url: str, db, bucket: str, objects: int, jobs: int) -> tuple[str, str, str]:
+def populate(api_url: str, db, bucket: str, objects: int, jobs: int) -> tuple[str, str, str]:
     """A user with `objects` uploads and `jobs` analysed jobs; returns (name, password, token)."""
     username, password = f"bench-{uuid.uuid4().hex[:8]}", "benchmark passphrase " + uuid.uuid4().hex
     with httpx.Client(base_url=api_url, timeout=30) as http:
@@ -182,12 +182,12 @@ def seed(api_url: str, db, bucket: str, objects: int, jobs: int) -> tuple[str, s
         auth = {"Authorization": f"Bearer {token}"}
         for i in range(objects):
             presign = http.post(
-                "/storage/presign/upload", params={"object_name": f"seed/{i}.h5"}, headers=auth
+                "/storage/presign/upload", params={"object_name": f"bench/{i}.h5"}, headers=auth
             ).json()
             httpx.put(presign["url"], content=b"x" * 1024, headers=presign["headers"])
     with db.connect() as conn:
         for i in range(jobs):
-            key = f"{namespace}/seed/{i}.h5"
+            key = f"{namespace}/bench/{i}.h5"
             source = f"s3://{bucket}/{key}"
             conn.execute(
                 """INSERT INTO ingest_objects (bucket, key, source, owner, status, size_bytes)
@@ -308,7 +308,7 @@ def main() -> int:
 
     db, store, bucket, api, ceiling = start_services(args.workers)
     try:
-        username, password, token = seed(api.base_url, db, bucket, objects=20, jobs=20)
+        username, password, token = populate(api.base_url, db, bucket, objects=20, jobs=20)
         login = http_request(
             "POST",
             "/auth/password",

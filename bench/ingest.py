@@ -1,4 +1,5 @@
-"""Ingest benchmark: our Slurm HDF5 reader and pipeline against a plain h5py read and the seed.
+"""Ingest benchmark: our Slurm HDF5 reader and pipeline against a plain h5py read and a naive
+wide-table reader (the legacy approach).
 
 Run ``.venv/bin/python bench/ingest.py`` (``--help`` for options, docs/bench-ingest.md for
 results). Synthetic merged files (Slurm's 10-row chunks, 1 Hz Energy + Tasks) are cached in
@@ -45,25 +46,25 @@ SIZES = {  # label: (nodes, tasks per node, duration in seconds)
     "64x16x24h": (64, 16, 86_400),
 }
 DEFAULT_SIZES = ["1x1x10min", "2x4x1h", "8x8x1h", "8x8x10h", "64x16x2h"]
-VARIANTS = ("h5py-plain", "ours-read", "ours-duckdb", "ours-pg", "seed-style")
+VARIANTS = ("h5py-plain", "ours-read", "ours-duckdb", "ours-pg", "naive-wide")
 OURS = ("ours-read", "ours-duckdb", "ours-pg")
 PG_MAX_COLUMNS = 1600
 RSS_CAP_MB = 1000.0  # "under 1 GB"; MB = 10**6 bytes throughout
 SMALL_JOB_MB = RSS_CAP_MB / 2  # below this, "2x decoded" is the tighter RSS target
-SEED_BYTES_PER_CELL = 48  # a boxed int/float, its list slot and its slot in the wide table
+WIDE_BYTES_PER_CELL = 48  # a boxed int/float, its list slot and its slot in the wide table
 ONE_RUN_ABOVE_MB = 2000  # decoded size from which each variant runs once, not --repeat times
 
 
 def file_stats(path: Path) -> dict:
-    """Rows of all series, decoded bytes (rows x record size) and the seed's wide-table size."""
+    """Rows of all series, decoded bytes (rows x record size) and the naive wide table's size."""
     with h5py.File(path, "r") as h5:
         shapes = [(ds.shape[0], ds.dtype) for _, ds in series_datasets(h5)]
     return {
         "file_mb": path.stat().st_size / 1e6,
         "rows": sum(n for n, _ in shapes),
         "decoded_mb": sum(n * dtype.itemsize for n, dtype in shapes) / 1e6,
-        "seed_columns": 1 + sum(len(dtype.names) - 1 for _, dtype in shapes),
-        "seed_cells": sum(n * len(dtype.names) for n, dtype in shapes),
+        "wide_columns": 1 + sum(len(dtype.names) - 1 for _, dtype in shapes),
+        "wide_cells": sum(n * len(dtype.names) for n, dtype in shapes),
     }
 
 
@@ -85,8 +86,8 @@ def ours_read(path: Path) -> dict:
     return {}
 
 
-def seed_style(path: Path) -> dict:
-    """The seed's approach without pandas: every column ``.tolist()``, one table per dataset,
+def naive_wide(path: Path) -> dict:
+    """The legacy approach without pandas: every column ``.tolist()``, one table per dataset,
     then one wide table joined on ElapsedTime in Python (a dict of lists as the DataFrame)."""
     with h5py.File(path, "r") as h5:
         tables = [
@@ -147,7 +148,7 @@ def prepare(kind: str, path: Path, db_file: Path, pg_db: str | None):
     if kind in ("ours-duckdb", "ours-pg"):
         runner = make_runner(kind, db_file, pg_db)
         return functools.partial(analyse, runner, path), runner
-    readers = {"h5py-plain": plain_read, "ours-read": ours_read, "seed-style": seed_style}
+    readers = {"h5py-plain": plain_read, "ours-read": ours_read, "naive-wide": naive_wide}
     return functools.partial(readers[kind], path), None
 
 
@@ -203,11 +204,11 @@ def best_of(runs: list[dict]) -> dict:
     return best
 
 
-def seed_too_big(stats: dict, max_gb: float) -> str | None:
-    """Why the seed-style run is skipped (its boxed values would not fit), or None."""
+def wide_too_big(stats: dict, max_gb: float) -> str | None:
+    """Why the naive-wide run is skipped (its boxed values would not fit), or None."""
     with open("/proc/meminfo") as fh:
         available_kb = int(dict(line.split(":", 1) for line in fh)["MemAvailable"].split()[0])
-    needed_gb = stats["seed_cells"] * SEED_BYTES_PER_CELL / 1e9
+    needed_gb = stats["wide_cells"] * WIDE_BYTES_PER_CELL / 1e9
     if needed_gb > min(max_gb, 0.6 * available_kb / 1e6):
         return f"skipped: needs ~{needed_gb:.0f} GB"
     return None
@@ -219,10 +220,10 @@ def run_size(label: str, args: argparse.Namespace, variants: list[str]) -> dict:
     warm(path)
     size: dict = {"label": label, "file": str(path), **stats, "runs": {}, "best": {}}
     active = list(variants)
-    skip = seed_too_big(stats, args.seed_max_gb) if "seed-style" in active else None
+    skip = wide_too_big(stats, args.wide_max_gb) if "naive-wide" in active else None
     if skip:
-        active.remove("seed-style")
-        size["best"]["seed-style"] = {"error": skip}
+        active.remove("naive-wide")
+        size["best"]["naive-wide"] = {"error": skip}
     repeat = args.repeat if stats["decoded_mb"] < ONE_RUN_ABOVE_MB else 1
     size["runs"] = {kind: [] for kind in active}
     for round_no in range(repeat):  # round robin: load from others hits every variant alike
@@ -307,14 +308,14 @@ def print_verdicts(sizes: list[dict], variants: list[str]) -> None:
     others = [k for k in variants if k != "h5py-plain"]
     names = list(sizes[0]["targets"])
     print(f"{'vs floor':<10}" + "".join(f" {k:>11}" for k in others), end="")
-    print(f" {'seed cols':>9} {'seed in PG':>15} {'ours +RSS':>9}", end="")
+    print(f" {'wide cols':>9} {'wide in PG':>15} {'ours +RSS':>9}", end="")
     print("".join(f" {n:>11}" for n in names))
     for size in sizes:
         values = [ratio(size, kind) for kind in others]
         line = f"{size['label']:<10}" + "".join(
             f" {'-' if v is None else f'{v:.2f}x':>11}" for v in values
         )
-        cols = size["seed_columns"]
+        cols = size["wide_columns"]
         width = "ok" if cols <= PG_MAX_COLUMNS else f"n/a (>{PG_MAX_COLUMNS} cols)"
         growth = max((growth_mb(size["best"].get(k, {})) or 0.0 for k in OURS), default=0.0)
         line += f" {cols:>9} {width:>15} {growth:>9.0f}"
@@ -346,7 +347,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--workdir", type=Path, default=REPO / "bench" / "out")
     parser.add_argument("--repeat", type=int, default=3, help="runs per variant, best is shown")
     parser.add_argument("--timeout", type=float, default=3600, help="seconds per child process")
-    parser.add_argument("--seed-max-gb", type=float, default=8.0, help="skip the seed above this")
+    parser.add_argument("--wide-max-gb", type=float, default=8.0, help="skip naive-wide above this")
     parser.add_argument("--cprofile", action="store_true", help="profile ours->DuckDB/PG once")
     parser.add_argument("--cprofile-top", type=int, default=15)
     parser.add_argument("--measure", nargs=2, metavar=("KIND", "FILE"), help=argparse.SUPPRESS)

@@ -1,4 +1,6 @@
-"""The everyday comparison of a job's energy: "like a kettle for 12 minutes" (spec section 4).
+"""The everyday comparison of a job's energy: "like a kettle for 12 minutes".
+
+Definition: docs/energy-metrics.md section 4.
 
 Powers are typical round figures for a European household, meant to give a feel for the size
 of a number, not to be precise; the fridge is its average draw over a day (the compressor

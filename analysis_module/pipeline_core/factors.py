@@ -1,6 +1,6 @@
 """Time-varying electricity price and carbon intensity applied to interval energies.
 
-Spec `energy-metrics.md` section 5: a factor is piecewise constant on [t_k, t_k+1); the cost of
+docs/energy-metrics.md section 5: a factor is piecewise constant on [t_k, t_k+1); the cost of
 an integration interval is its energy times the factor valid then, and an interval crossing a
 factor boundary is split in proportion to time. Done for all intervals at once through the
 cumulative integral of the factor, which is piecewise linear and so exact under `np.interp`.
@@ -20,7 +20,8 @@ import pyarrow.compute as pc
 JOULES_PER_KWH = 3.6e6
 JOULES_PER_MWH = 3.6e9
 JOULES_PER_UNIT = {"EUR/MWh": JOULES_PER_MWH, "g/kWh": JOULES_PER_KWH, "EUR/kWh": JOULES_PER_KWH}
-"""Energy denominator of each known factor unit: guards against the seed's factor-1000 error."""
+"""Energy denominator of each known factor unit: guards against a factor-1000 unit error
+(joules divided by 3.6e6 against a price per MWh)."""
 
 _ALL_TIME_START_S = int(np.iinfo(np.int64).min)
 _ALL_TIME_END_S = int(np.iinfo(np.int64).max)
@@ -79,7 +80,10 @@ class PiecewiseConstant:
             raise ValueError(f"two factor values for one start time ({source})")
         if last_end_s is None:
             if steps.size == 0:
-                raise ValueError("one factor value alone needs last_end_s")
+                raise ValueError(
+                    "a single row: at least two start times are needed to know how long "
+                    "a value holds"
+                )
             last_end_s = int(starts[-1] + np.median(steps))
         ends = np.append(starts[1:], np.int64(last_end_s))
         return cls(starts, ends, values, unit, source)

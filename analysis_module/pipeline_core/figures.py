@@ -91,7 +91,7 @@ def metrics_row(
     pue: float | None,
     other_spans: Sequence[tuple[int | None, int | None]] = (),
 ) -> dict:
-    """One row of METRIC_FIELDS for any level (spec section 4).
+    """One row of METRIC_FIELDS for any level (docs/energy-metrics.md section 4).
 
     `other_spans` are the (first, last) EpochTimes of the level's Network and Filesystem
     series: time-to-solution spans every series of the job.
@@ -148,7 +148,7 @@ def _energy_columns(
         "energy_kwh": energy_j / J_PER_KWH,
         "avg_power_w": energy_j / tts if tts else None,
         "edp_js": energy_j * tts if tts is not None else None,
-        # A node that recorded no Energy at all is uncovered too (spec: nodes x duration).
+        # A node that recorded no Energy at all is uncovered too (section 4: nodes x duration).
         "coverage": min(1.0, integrated_s / (max(n_nodes, len(energy)) * tts)) if tts else None,
         "gap_samples": sum(e.gap_samples for e in energy),
         "gap_intervals": sum(e.gap_intervals for e in energy),

@@ -1,6 +1,6 @@
 """Joules from one node's samples: integrate power, or sum xcc's interval energy.
 
-Spec `energy-metrics.md` section 3. Both functions return the same `Integration`, whose
+docs/energy-metrics.md section 3. Both functions return the same `Integration`, whose
 per-interval energies feed the time-varying price and carbon factors (section 5) and whose
 `integrated_s` feeds `coverage`.
 """

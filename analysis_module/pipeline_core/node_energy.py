@@ -1,4 +1,6 @@
-"""A node's power signal: chosen, cleaned and de-duplicated, then integrated (spec sections 1-3)."""
+"""A node's power signal: chosen, cleaned and de-duplicated, then integrated.
+
+Definitions: docs/energy-metrics.md sections 1-3."""
 
 from __future__ import annotations
 
@@ -99,7 +101,7 @@ def _dedupe(selection, epoch, elapsed, watts, interval_joules, components, gap_s
 
 
 def merge_series(parts: Sequence[PowerSeries]) -> PowerSeries:
-    """A node's samples over all its steps: the same sensor, so one series (spec section 2)."""
+    """A node's samples over all its steps: the same sensor, so one series (section 2)."""
     if len(parts) == 1:
         return parts[0]
     first = parts[0]

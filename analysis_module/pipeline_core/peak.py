@@ -1,4 +1,6 @@
-"""Peak power of a job: the largest sum of node powers at one moment (energy-metrics.md s. 4)."""
+"""Peak power of a job: the largest sum of node powers at one moment.
+
+Definition: docs/energy-metrics.md section 4."""
 
 from __future__ import annotations
 

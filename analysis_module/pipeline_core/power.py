@@ -1,6 +1,6 @@
 """Which Energy field is the node's power, and how raw samples become watts.
 
-Everything here follows `energy-metrics.md` section 1 (source order, sentinels, ceilings) and
+Everything here follows docs/energy-metrics.md section 1 (source order, sentinels, ceilings) and
 section 2 (deduplicate by `EpochTime`). Pure numpy: the reader hands us the file's values as they
 are, sentinels included, and this module decides what counts as data.
 """
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 NO_VAL = 4294967294
-"""Slurm's NO_VAL: IPMI reports it per sensor without a valid reading (profile spec section 5)."""
+"""Slurm's NO_VAL: IPMI reports it per sensor without a valid reading (section 7)."""
 
 _GPU_POWER = re.compile(r"^GPU(\d+)Power$")
 _LABEL_POWER = re.compile(r"^\w*Power$")
@@ -30,7 +30,7 @@ POWER_SCOPE_BY_PLUGIN = {
 
 @dataclass(frozen=True)
 class PowerSelection:
-    """The node-level source of one node's Energy table (spec section 1).
+    """The node-level source of one node's Energy table (section 1).
 
     `kind` tells the caller how to get joules: "power" (integrate `power_fields[0]`),
     "gpu_sum" (sum all `power_fields` per sample, then integrate), "interval_energy" (sum
@@ -55,7 +55,7 @@ def _gpu_fields(names: Sequence[str]) -> tuple[str, ...]:
 def select_power_source(
     field_names: Sequence[str], *, power_plugin: str | None = None
 ) -> PowerSelection:
-    """Pick the node-level series in the order of spec section 1.
+    """Pick the node-level series in the order of docs/energy-metrics.md section 1.
 
     1. `NodePower` (IPMI `Node` label): scope "node".
     2. `Power`: the file cannot tell rapl (CPU package + DRAM) from pm_counters/ibmaem (whole
@@ -84,7 +84,10 @@ def select_power_source(
     if "Power" in names:
         scope = POWER_SCOPE_BY_PLUGIN.get((power_plugin or "rapl").lower())
         if scope is None:
-            raise ValueError(f"unknown energy plugin {power_plugin!r} for field 'Power'")
+            raise ValueError(
+                f"the file has field 'Power' (written by rapl, pm_counters or ibmaem), "
+                f"but ENERGY_PLUGIN is {power_plugin!r}"
+            )
         return PowerSelection("Power", scope, "power", ("Power",), None, components("Power"))
     if "Energy" in names:
         peak = ("CurrPower",) if "CurrPower" in names else ()

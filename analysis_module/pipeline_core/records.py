@@ -19,6 +19,14 @@ def _metric_values(metrics: dict) -> dict:
     return values
 
 
+def _rule_used(rule: str | None, metrics: dict | None) -> str | None:
+    """xcc's `Energy` is summed, not integrated (docs/energy-metrics.md section 3): a job whose
+    every node is xcc records `sum`; any other job records the rule applied to its power."""
+    if metrics is not None and metrics.get("power_source") == "Energy":
+        return "sum"
+    return rule
+
+
 def summary_table(
     *,
     source: str,
@@ -42,7 +50,7 @@ def summary_table(
         "error": error,
         "table_name": table_name,
         "analysed_at": analysed_at or datetime.now(tz=UTC),
-        "integration": integration,
+        "integration": _rule_used(integration, metrics),
         **_metric_values(metrics or {}),
     }
     if metrics is None:

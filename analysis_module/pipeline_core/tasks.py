@@ -16,7 +16,9 @@ import pyarrow as pa
 
 KIB_PER_MIB = 1024.0
 KHZ_THRESHOLD = 100_000  # CPUFrequency above this is kHz (sysfs), below it MHz (/proc/cpuinfo)
-GPU_MEM_CEILING_MIB = 1e7  # larger values are uninitialised memory, not a GPU (spec section 3)
+GPU_MEM_CEILING_MIB = (
+    1e7  # larger values are uninitialised memory, not a GPU (docs/energy-metrics.md section 7)
+)
 
 DELTA_COLUMNS = ("cpu_time_s", "read_mib", "write_mib")
 FIRST_ROW_COLUMNS = (

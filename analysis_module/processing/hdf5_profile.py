@@ -1,6 +1,6 @@
 """Slurm ``acct_gather_profile/hdf5`` files (merged and node-step) -> Arrow tables.
 
-Layouts (``/work/shared/specs/slurm-hdf5-profile.md``): a merged job file from ``sh5util -j``
+Layouts (docs/energy-metrics.md section 7): a merged job file from ``sh5util -j``
 holds ``/Steps/<step>/Nodes/<node>/{Energy,Tasks/<rank>,Network,Filesystem}``; a node-step file
 from slurmstepd holds one ``/<node>`` group and names its job and step only in the file name
 ``<job>_<step>_<node>.h5``. Both are read through the same ``NodeStep`` handles, one per

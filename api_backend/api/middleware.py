@@ -14,7 +14,7 @@ from ..core.errors import error_response
 from ..core.metrics import HTTP_LATENCY, HTTP_REQUESTS
 
 # Passwords and tokens must travel in bodies or headers: URLs end up in proxy logs, browser
-# history and Referer headers. `p` and `rid` are the seed's query names for /auth.
+# history and Referer headers. `p` and `rid` are the query names older clients used for /auth.
 CREDENTIAL_PARAMS = frozenset(
     {
         "password",

@@ -60,7 +60,7 @@ class LoginRequest(BaseModel):
 
 
 class RefreshRequest(BaseModel):
-    """`refresh` (the seed's name) or `refresh_token` (OAuth2's name)."""
+    """`refresh` (the older clients' name) or `refresh_token` (OAuth2's name)."""
 
     model_config = ConfigDict(json_schema_extra={"examples": [{"refresh_token": "3q2-7w..."}]})
 
@@ -107,7 +107,7 @@ class PasswordChangeRequest(BaseModel):
 
 
 class TokenResponse(BaseModel):
-    """OAuth2 token response; `access` and `refresh` repeat the tokens for the seed's clients."""
+    """OAuth2 token response; `access` and `refresh` repeat the tokens for older clients."""
 
     model_config = ConfigDict(
         json_schema_extra={

@@ -6,7 +6,9 @@ error messages name the variable, never its value.
 
 from __future__ import annotations
 
+import sys
 from ipaddress import IPv4Network, IPv6Network, ip_network
+from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
@@ -76,7 +78,7 @@ class Settings(BaseSettings):
     postgres_password: SecretStr = SecretStr("")
     postgres_db: str = "postgres"
     postgres_sslmode: str | None = None
-    sqlite_path: str = "api_backend.sqlite3"
+    sqlite_path: str = ".cache/api_backend.sqlite3"  # git-ignored; the folder is created
     db_pool_size: int = Field(10, ge=1, le=100)
     db_wait_s: float = Field(30.0, ge=0)
     migrate_on_start: bool = True
@@ -111,8 +113,8 @@ class Settings(BaseSettings):
     # empty: nobody's, the TCP peer is the client.
     trusted_proxies: str = ""
 
-    # Object store (the seed's MINIO_* names).
-    # The seed called the shared default MINIO_DEFAULT_ENDPOINT; both names work.
+    # Object store (MINIO_* names, as the analysis reads them).
+    # MINIO_DEFAULT_ENDPOINT, the name older deployments use, works too.
     minio_endpoint: str | None = Field(
         None, validation_alias=AliasChoices("minio_endpoint", "minio_default_endpoint")
     )
@@ -211,6 +213,7 @@ class Settings(BaseSettings):
                 database=self.postgres_db,
                 query=query,
             )
+        Path(self.sqlite_path).parent.mkdir(parents=True, exist_ok=True)
         return URL.create("sqlite", database=self.sqlite_path)
 
     def _endpoint(self, value: str | None) -> str:
@@ -249,12 +252,37 @@ class Settings(BaseSettings):
         return self.minio_access_key or "", secret
 
 
+class ConfigurationExit(SystemExit):
+    """Exit status 2 after a configuration error; `str()` is the one line that was printed."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(2)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def _variable(location: tuple) -> str:
+    """The environment variable of an error location (`jwt_secret` -> `JWT_SECRET`)."""
+    return ".".join(map(str, location)).upper()
+
+
+def _message(text: str) -> str:
+    text = text.removeprefix("Value error, ")
+    return text[:1].lower() + text[1:]
+
+
 def load_settings() -> Settings:
-    """Settings from the environment; a configuration error names variables, never values."""
+    """Settings from the environment. A configuration error prints one line naming the
+    variables (never their values) on stderr and exits with status 2, without a traceback."""
     try:
         return Settings()
     except ValidationError as exc:
         problems = "; ".join(
-            f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in exc.errors()
+            ": ".join(filter(None, (_variable(e["loc"]), _message(e["msg"])))) for e in exc.errors()
         )
-        raise SystemExit(f"api_backend: invalid configuration: {problems}") from None
+        message = f"api_backend: configuration error: {problems}"
+        sys.stderr.write(message + "\n")
+        sys.stderr.flush()
+        raise ConfigurationExit(message) from None

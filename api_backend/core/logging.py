@@ -1,6 +1,6 @@
 """JSON logs for the service, and an access log that never shows query strings.
 
-Query strings can hold credentials a careless client put there (the seed's clients sent
+Query strings can hold credentials a careless client put there (older clients sent
 passwords as `?p=`); they are refused with a 400, and they must not reach the logs either.
 """
 

@@ -1,4 +1,5 @@
-"""Bodies of /storage. Field names `key`, `url`, `expires_in` and the list shape are the seed's."""
+"""Bodies of /storage. Field names `key`, `url`, `expires_in` and the list shape
+are the legacy API's."""
 
 from __future__ import annotations
 

@@ -34,3 +34,26 @@ def test_s3_objects_are_analysed_with_their_owner(tmp_path, s3_endpoint, s3_buck
         assert sorted(owners, key=str) == sorted([(None,), ("user-7f3c2a",)], key=str)
     finally:
         postgres.drop_database(db)
+
+
+def test_an_empty_prefix_says_so_and_is_not_an_error(tmp_path, s3_endpoint, s3_bucket):
+    client = s3_endpoint.client()
+    client.put_object(Bucket=s3_bucket, Key="quiet/notes.txt", Body=b"not a profile")
+    env = {**s3_endpoint.env(s3_bucket), "MINIO_PREFIX": "quiet/"}
+    result = run_cli("--s3", "--db", "o.duckdb", cwd=tmp_path, env=env)
+    assert result.returncode == 0, result.stderr
+    assert (
+        result.stderr.strip() == f"nothing to analyse: no *.h5 object under s3://{s3_bucket}/quiet/"
+    )
+    assert not (tmp_path / "o.duckdb").exists()
+
+
+def test_the_table_names_objects_by_their_key_under_the_prefix(
+    tmp_path, s3_endpoint, s3_bucket, examples_dir
+):
+    client = s3_endpoint.client()
+    client.upload_file(str(examples_dir / "job_4.h5"), s3_bucket, "table/user-1/job_4.h5")
+    env = {**s3_endpoint.env(s3_bucket), "MINIO_PREFIX": "table/"}
+    result = run_cli("--s3", "--db", "o.duckdb", cwd=tmp_path, env=env)
+    assert result.returncode == 0, result.stderr
+    assert any(line.startswith("user-1/job_4.h5 ") for line in result.stdout.splitlines())

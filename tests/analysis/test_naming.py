@@ -1,4 +1,4 @@
-"""Per-job table names: the seed's `job_<stem>`, always valid, never shared."""
+"""Per-job table names: the legacy layout's `job_<stem>`, always valid, never shared."""
 
 from __future__ import annotations
 

@@ -91,6 +91,7 @@ def test_xcc_sums_interval_joules(runner_factory, tmp_path):
     # The first sample's joules belong to an interval before the series: 20 intervals remain.
     assert s["energy_j"] == pytest.approx(400 * 20)
     assert s["peak_power_w"] == 200.0
+    assert s["integration"] == "sum"  # the rule recorded: summed, whatever the setting
 
 
 def test_a_long_gap_is_not_integrated(runner_factory, tmp_path):

@@ -48,7 +48,7 @@ def test_register_upload_download_refresh_and_replay(client):
         (upload["key"], "runs 2026/job_5.h5", len(payload))
     ]
 
-    # The seed's clients pass the full key from the listing back as object_name.
+    # Older clients pass the full key from the listing back as object_name.
     for name in ("runs 2026/job_5.h5", upload["key"]):
         download = client.get(
             "/storage/presign/download", params={"object_name": name}, headers=auth

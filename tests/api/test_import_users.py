@@ -1,4 +1,4 @@
-"""The seed's users file becomes accounts that log in with their old passwords."""
+"""A legacy users file becomes accounts that log in with their old passwords."""
 
 from __future__ import annotations
 
@@ -8,19 +8,21 @@ from argon2 import PasswordHasher
 
 from api_backend.import_users import main as import_main
 
-SEED_PASSWORD = "pass-from-the-seed"  # the seed allowed 8+ characters
+LEGACY_PASSWORD = "pass-from-legacy"  # the legacy service allowed 8+ characters
 
 
-def test_seed_users_log_in_and_get_upgraded_hashes(client, pg_db, tmp_path, monkeypatch):
-    name = f"seeduser{uuid.uuid4().hex[:8]}"
-    # The seed's passlib wrote Argon2id hashes with its own parameters.
-    seed_hash = PasswordHasher(time_cost=2, memory_cost=102400, parallelism=8).hash(SEED_PASSWORD)
+def test_legacy_users_log_in_and_get_upgraded_hashes(client, pg_db, tmp_path, monkeypatch):
+    name = f"olduser{uuid.uuid4().hex[:8]}"
+    # The legacy service's passlib wrote Argon2id hashes with its own parameters.
+    legacy_hash = PasswordHasher(time_cost=2, memory_cost=102400, parallelism=8).hash(
+        LEGACY_PASSWORD
+    )
     users = tmp_path / "users.txt"
     users.write_text(
-        f"{name}:{seed_hash}\n"
+        f"{name}:{legacy_hash}\n"
         "bad name!:$argon2id$v=19$m=1,t=1,p=1$x$y\n"
         f"other{name}:plaintext\n"
-        f"{name}:{seed_hash}\n",
+        f"{name}:{legacy_hash}\n",
         encoding="utf-8",
     )
     for key, value in pg_db.env().items():
@@ -28,7 +30,7 @@ def test_seed_users_log_in_and_get_upgraded_hashes(client, pg_db, tmp_path, monk
     monkeypatch.setenv("APP_ENV", "development")
     assert import_main([str(users)]) == 0
 
-    login = client.post("/auth/password", json={"username": name, "password": SEED_PASSWORD})
+    login = client.post("/auth/password", json={"username": name, "password": LEGACY_PASSWORD})
     assert login.status_code == 200, login.text
     with pg_db.connect() as conn:
         (stored,) = conn.execute(

@@ -74,6 +74,11 @@ def test_rescan_processes_uploads_made_while_the_listener_was_down(
         timeout=60,
     )
     assert done.returncode == 0, done.stderr
+    # ... said for people, one count a line, not a Python repr
+    assert done.stderr.startswith(f"rescan of s3://{s3_bucket}/")
+    assert "RescanReport(" not in done.stderr
+    assert "       5  up to date" in done.stderr.splitlines()
+    assert "       0  queued for analysis" in done.stderr.splitlines()
     final = rescan(settings_for(env, monkeypatch))
     assert (final.enqueued, final.up_to_date) == (0, 5)
 

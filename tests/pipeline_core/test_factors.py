@@ -1,4 +1,7 @@
-"""Time-varying price and carbon intensity applied to interval energies (spec section 5)."""
+"""Time-varying price and carbon intensity applied to interval energies .
+
+Definitions: docs/energy-metrics.md section 5.
+"""
 
 from __future__ import annotations
 

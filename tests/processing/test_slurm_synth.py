@@ -1,4 +1,7 @@
-"""The synthetic writer follows spec section 7 and matches what real Slurm files look like."""
+"""The synthetic writer follows Slurm's layout and matches what real Slurm files look like.
+
+Layout: docs/energy-metrics.md section 7.
+"""
 
 from __future__ import annotations
 
