@@ -163,15 +163,17 @@ def test_an_analysis_over_its_time_budget_twice_is_failed(
 def test_a_configuration_failure_is_analysed_again_by_the_rescan_after_the_fix(
     ingest_db, s3_endpoint, s3_bucket, s3, post_event, monkeypatch
 ):
-    broken = service_env(ingest_db, s3_endpoint, s3_bucket, ENERGY_PLUGIN="bogus")
-    with running(listener_process(broken)) as listener, running(worker_process(broken)):
+    # A worker deployed with a wrong S3 secret: the store refuses every download. (A bad
+    # setting the services can check themselves, such as ENERGY_PLUGIN, stops them at start-up.)
+    fixed = service_env(ingest_db, s3_endpoint, s3_bucket)
+    broken = {**fixed, "MINIO_SECRET_KEY": "not-the-secret-key-of-this-store"}
+    with running(listener_process(fixed)) as listener, running(worker_process(broken)):
         key = put_and_notify(s3, listener, post_event, s3_bucket, "config")
         row = wait_until(settled(ingest_db, s3_bucket, key, "failed", "ok"), what="the failure")
     assert (row["status"], row["failure_kind"]) == ("failed", "config")
-    assert "ENERGY_PLUGIN 'bogus'" in row["error"]
+    assert row["error"].startswith("S3 refused")
+    assert "not-the-secret-key" not in row["error"]
 
-    fixed = service_env(ingest_db, s3_endpoint, s3_bucket)
-    monkeypatch.delenv("ENERGY_PLUGIN", raising=False)
     report = rescan_with(fixed, monkeypatch)
     assert (report.enqueued, report.up_to_date) == (1, 0)
     with running(worker_process(fixed)):
