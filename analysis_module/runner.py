@@ -281,6 +281,8 @@ def build_runner(
         max_seconds=settings.profile_max_seconds,
         max_objects=settings.profile_max_objects,
         max_series_rows=settings.profile_max_series_rows,
+        max_energy_table_bytes=settings.profile_max_energy_table_bytes,
+        max_energy_bytes=settings.profile_max_energy_bytes,
     )
     factors = build_factors(settings, factor_options or default_factor_options(settings))
 

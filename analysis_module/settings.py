@@ -78,6 +78,11 @@ class AnalysisSettings(BaseSettings):
     # the total bounds time; memory goes with the rows of the one table read at once
     profile_max_decoded_bytes: int = _env("PROFILE_MAX_DECODED_BYTES", 32 * 1024**3, ge=1)
     profile_max_series_rows: int = _env("PROFILE_MAX_SERIES_ROWS", 1_600_000, ge=1)
+    # an Energy table is read with every member; every node's power series is kept
+    profile_max_energy_table_bytes: int = _env(
+        "PROFILE_MAX_ENERGY_TABLE_BYTES", 128 * 1024**2, ge=1
+    )
+    profile_max_energy_bytes: int = _env("PROFILE_MAX_ENERGY_BYTES", 640 * 1024**2, ge=1)
     profile_max_seconds: float = _env("PROFILE_MAX_SECONDS", 600.0, gt=0)
     profile_max_objects: int = _env("PROFILE_MAX_OBJECTS", 200_000, ge=1)
     max_sample_interval_s: float = _env("MAX_SAMPLE_INTERVAL_S", 3600.0, gt=0)

@@ -33,6 +33,9 @@ ALLOWED_FILTERS = {h5py.h5z.FILTER_DEFLATE: "deflate", h5py.h5z.FILTER_SHUFFLE: 
 # itself reaches ~1000x on zeros, which is what a decompression bomb uses.
 MAX_EXPANSION_RATIO = 64
 _CHECK_TIME_EVERY_OBJECTS = 256
+# Measured (bench/hostile_memory.py): 27 nodes x 800,000 rows of 24-byte Energy records kept
+# ~93 bytes per row; the record's members beyond the times are kept as components.
+ENERGY_KEPT_BYTES_PER_ROW = 72
 _LINK_KIND = {h5py.h5l.TYPE_SOFT: "a soft link", h5py.h5l.TYPE_EXTERNAL: "an external link"}
 
 
@@ -53,17 +56,25 @@ def disable_filter_plugins() -> None:
 @dataclass(frozen=True)
 class ReadLimits:
     """Per-file limits (settings PROFILE_MAX_DECODED_BYTES, PROFILE_MAX_SECONDS,
-    PROFILE_MAX_OBJECTS, PROFILE_MAX_SERIES_ROWS).
+    PROFILE_MAX_OBJECTS, PROFILE_MAX_SERIES_ROWS, PROFILE_MAX_ENERGY_TABLE_BYTES,
+    PROFILE_MAX_ENERGY_BYTES).
 
     The engine streams node by node, so the total is a bound on time, not memory; memory goes
-    with the rows of the one table it holds at once (an Energy, Network or Filesystem dataset,
-    or one node's Tasks datasets together): ``max_series_rows`` bounds that.
+    with the one table it holds at once (an Energy, Network or Filesystem dataset, or one
+    node's Tasks datasets together): ``max_series_rows`` bounds its rows. Tasks, Network and
+    Filesystem are read with only the members the reader uses, Energy with every member (each
+    may be a power field), so ``max_energy_table_bytes`` bounds an Energy table's declared
+    bytes. Every node's power series and its integration are kept until the job's figures are
+    built, about ``ENERGY_KEPT_BYTES_PER_ROW`` bytes per row beyond the record itself:
+    ``max_energy_bytes`` bounds that estimate over the file's Energy tables together.
     """
 
     max_decoded_bytes: int = 32 * 1024**3
     max_seconds: float = 600.0
     max_objects: int = 200_000
     max_series_rows: int = 1_600_000
+    max_energy_table_bytes: int = 128 * 1024**2
+    max_energy_bytes: int = 640 * 1024**2
 
 
 class ReadBudget:
@@ -111,7 +122,7 @@ def inspect_structure(h5: h5py.File, budget: ReadBudget) -> None:
     pending: list[tuple[h5py.h5g.GroupID, str]] = [(h5.id, "")]
     n_objects = 0
     declared_bytes = 0
-    task_rows: dict[str, int] = {}  # one node's Tasks tables are read as one table
+    tables = _TableSizes(budget)
     while pending:
         group_id, group_path = pending.pop()
         for raw_name in group_id:
@@ -131,7 +142,7 @@ def inspect_structure(h5: h5py.File, budget: ReadBudget) -> None:
                 pending.append((obj_id, path))
             else:
                 declared_bytes += _checked_dataset(obj_id, path, label)
-                _check_series_rows(obj_id, path, task_rows, budget)
+                tables.add(obj_id, path)
     if declared_bytes > budget.limits.max_decoded_bytes:
         raise ProfileTooLargeError(
             f"{label}: its datasets declare {_size(declared_bytes)} of data, more than the "
@@ -140,23 +151,48 @@ def inspect_structure(h5: h5py.File, budget: ReadBudget) -> None:
         )
 
 
-def _check_series_rows(
-    dsid: h5py.h5d.DatasetID, path: str, task_rows: dict[str, int], budget: ReadBudget
-) -> None:
-    """Refuse a table (or a node's Tasks together) declaring more rows than the engine holds."""
-    dims = dsid.get_space().get_simple_extent_dims()
-    n_rows = dims[0] if dims else 1
-    parent, _, _ = path.rpartition("/")
-    where = f"dataset {path}"
-    if parent.endswith("/Tasks"):
-        n_rows = task_rows[parent] = task_rows.get(parent, 0) + n_rows
-        where = f"the Tasks of {parent.removesuffix('/Tasks') or '/'}"
-    if n_rows > budget.limits.max_series_rows:
-        raise ProfileTooLargeError(
-            f"{budget.file_label}: {where} declares more than "
-            f"{budget.limits.max_series_rows} rows, the most read at once "
-            "(PROFILE_MAX_SERIES_ROWS)"
-        )
+class _TableSizes:
+    """Declared rows of the tables the engine reads at once, and the bytes Energy costs."""
+
+    def __init__(self, budget: ReadBudget) -> None:
+        self.budget = budget
+        self.task_rows: dict[str, int] = {}  # one node's Tasks tables are read as one table
+        self.energy_kept_bytes = 0
+
+    def add(self, dsid: h5py.h5d.DatasetID, path: str) -> None:
+        """Refuse as soon as a table, a node's Tasks or the file's Energy pass a bound."""
+        dims = dsid.get_space().get_simple_extent_dims()
+        n_rows = dims[0] if dims else 1
+        parent, _, name = path.rpartition("/")
+        where = f"dataset {path}"
+        if parent.endswith("/Tasks"):
+            n_rows = self.task_rows[parent] = self.task_rows.get(parent, 0) + n_rows
+            where = f"the Tasks of {parent.removesuffix('/Tasks') or '/'}"
+        limits, label = self.budget.limits, self.budget.file_label
+        if n_rows > limits.max_series_rows:
+            raise ProfileTooLargeError(
+                f"{label}: {where} declares more than {limits.max_series_rows} rows, "
+                "the most read at once (PROFILE_MAX_SERIES_ROWS)"
+            )
+        if name == "Energy":
+            self._add_energy(math.prod(dims), dsid.get_type().get_size(), path)
+
+    def _add_energy(self, n_rows: int, record_bytes: int, path: str) -> None:
+        limits, label = self.budget.limits, self.budget.file_label
+        if n_rows * record_bytes > limits.max_energy_table_bytes:
+            raise ProfileTooLargeError(
+                f"{label}: dataset {path} declares {_size(n_rows * record_bytes)} of records, "
+                f"more than the {_size(limits.max_energy_table_bytes)} allowed for one Energy "
+                "table (PROFILE_MAX_ENERGY_TABLE_BYTES)"
+            )
+        self.energy_kept_bytes += n_rows * (record_bytes + ENERGY_KEPT_BYTES_PER_ROW)
+        if self.energy_kept_bytes > limits.max_energy_bytes:
+            raise ProfileTooLargeError(
+                f"{label}: its Energy tables together need more than "
+                f"{_size(limits.max_energy_bytes)} kept for the job's figures "
+                f"(rows x (record size + {ENERGY_KEPT_BYTES_PER_ROW} bytes); "
+                "PROFILE_MAX_ENERGY_BYTES)"
+            )
 
 
 def _checked_name(raw_name: bytes, group_path: str, label: str) -> str:

@@ -16,6 +16,7 @@ from analysis_module.processing import (
     UnsupportedLayoutError,
     open_profile,
     read_energy,
+    read_tasks,
 )
 from analysis_module.processing.hdf5_guard import ReadBudget
 from analysis_module.settings import AnalysisSettings
@@ -84,6 +85,55 @@ def test_declared_data_beyond_the_decoded_budget_are_refused_up_front() -> None:
 def test_the_row_default_matches_the_corpus() -> None:
     assert ReadLimits().max_series_rows == hostile.DEFAULT_MAX_SERIES_ROWS
     assert AnalysisSettings().profile_max_series_rows == hostile.DEFAULT_MAX_SERIES_ROWS
+
+
+def test_the_energy_defaults_match_the_corpus() -> None:
+    settings = AnalysisSettings()
+    assert ReadLimits().max_energy_table_bytes == hostile.DEFAULT_MAX_ENERGY_TABLE_BYTES
+    assert settings.profile_max_energy_table_bytes == hostile.DEFAULT_MAX_ENERGY_TABLE_BYTES
+    assert ReadLimits().max_energy_bytes == hostile.DEFAULT_MAX_ENERGY_BYTES
+    assert settings.profile_max_energy_bytes == hostile.DEFAULT_MAX_ENERGY_BYTES
+
+
+def test_64_nodes_of_24h_energy_with_8_gpus_open_under_the_defaults(tmp_path: Path) -> None:
+    """The valid big job: 64 x 86,401 Energy rows; one node with NodePower and 8 GPU<i>Power."""
+    gpu_dtype = np.dtype(hostile.ENERGY_DTYPE.descr + [(f"GPU{i}Power", "<u8") for i in range(8)])
+    with h5py.File(tmp_path / "job_1.h5", "w") as h5:
+        write_int_attr(h5, "Number of Steps", 1)
+        for index in range(64):
+            group = h5.create_group(f"Steps/0/Nodes/node{index:03d}")
+            write_node_attrs(group, NodeSpec(f"node{index:03d}", index, hostile.START_S))
+            dtype = gpu_dtype if index == 0 else hostile.ENERGY_DTYPE
+            hostile.backed_dataset(group, "Energy", dtype, 86_401)
+    with open_profile(tmp_path / "job_1.h5") as profile:
+        assert len(profile.node_steps) == 64
+
+
+def test_the_energy_bound_counts_every_node_of_the_file() -> None:
+    limits = ReadLimits(max_energy_bytes=1_000)
+    with pytest.raises(ProfileTooLargeError) as caught:
+        open_profile(JOB_5, limits)
+    assert "its Energy tables together need more than" in caught.value.reason
+    assert caught.value.reason.endswith("PROFILE_MAX_ENERGY_BYTES)")
+
+
+def test_tasks_with_members_slurm_never_writes_read_as_the_narrow_file(tmp_path: Path) -> None:
+    """A 1 KB Tasks record reads as its 8 Slurm members; values are those of the narrow file."""
+    narrow, wide = tmp_path / "narrow" / "job_1.h5", tmp_path / "wide" / "job_1.h5"
+    for path, extra in ((narrow, 0), (wide, 116)):
+        path.parent.mkdir()
+        h5, group = hostile._skeleton(path)
+        dtype = np.dtype(hostile.TASK_DTYPE.descr + [(f"X{i}", "<u8") for i in range(extra)])
+        rows = np.zeros(50, dtype=dtype)
+        rows["EpochTime"] = hostile.START_S + np.arange(50)
+        rows["RSS"] = np.arange(50) * 1024
+        rows["CPUTime"] = np.arange(50) / 2
+        with h5:
+            group.create_dataset("Tasks/0", data=rows)
+    with open_profile(narrow) as a, open_profile(wide) as b:
+        narrow_tasks, wide_tasks = read_tasks(a.node_steps[0]), read_tasks(b.node_steps[0])
+    assert wide_tasks.equals(narrow_tasks)
+    assert wide_tasks.column("rss_kib").to_pylist()[:3] == [0, 1024, 2048]
 
 
 def test_a_node_of_the_64x16x24h_benchmark_job_opens_under_the_defaults(tmp_path: Path) -> None:

@@ -307,6 +307,30 @@ def case_node_tasks_over_row_limit(folder: Path, secrets: Path) -> Expected:
     return Expected("failed", "PROFILE_MAX_SERIES_ROWS")
 
 
+DEFAULT_MAX_ENERGY_TABLE_BYTES = 128 * 1024**2  # PROFILE_MAX_ENERGY_TABLE_BYTES's default
+DEFAULT_MAX_ENERGY_BYTES = 640 * 1024**2  # PROFILE_MAX_ENERGY_BYTES's default
+WIDE_ENERGY_DTYPE = np.dtype(ENERGY_DTYPE.descr + [(f"L{i}Power", "<u8") for i in range(125)])
+
+
+def case_wide_energy_records(folder: Path, secrets: Path) -> Expected:
+    """1 KB Energy records (126 power members), 140,000 rows: few rows, 134 MiB to read."""
+    h5, group = _skeleton(folder / "24_wide_energy.h5")
+    with h5:
+        backed_dataset(group, "Energy", WIDE_ENERGY_DTYPE, 140_000)
+    return Expected("failed", "PROFILE_MAX_ENERGY_TABLE_BYTES")
+
+
+def case_energy_across_nodes(folder: Path, secrets: Path) -> Expected:
+    """5 nodes, each Energy just under the row bound: kept together, past the Energy bound."""
+    with h5py.File(folder / "25_energy_nodes.h5", "w") as h5:
+        write_int_attr(h5, "Number of Steps", 1)
+        for index in range(5):
+            group = h5.create_group(f"Steps/0/Nodes/n{index}")
+            write_node_attrs(group, NodeSpec(f"n{index}", index, START_S))
+            backed_dataset(group, "Energy", ENERGY_DTYPE, DEFAULT_MAX_SERIES_ROWS - 1)
+    return Expected("failed", "PROFILE_MAX_ENERGY_BYTES")
+
+
 CASES: tuple[Callable[..., Expected], ...] = (
     case_external_storage_secret,
     case_external_storage_passwd,
@@ -331,6 +355,8 @@ CASES: tuple[Callable[..., Expected], ...] = (
     case_many_tiny_nodes,
     case_energy_over_row_limit,
     case_node_tasks_over_row_limit,
+    case_wide_energy_records,
+    case_energy_across_nodes,
 )
 VALID_NAME = "zz_valid.h5"
 VALID_ENERGY_J = 3200.0  # examples/profiles/job_5.h5, as its real-sample test states
