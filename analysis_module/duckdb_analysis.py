@@ -27,13 +27,14 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from typer._click.exceptions import UsageError  # the click that the pinned typer bundles
 
+from analysis_module.app.batch_inputs import ProfileInput, local_inputs, s3_inputs
+from analysis_module.app.runner import JobOutcome, build_runner, default_factor_options
 from analysis_module.cli_report import outcome_lines, rescan_summary
-from analysis_module.cli_sources import ProfileInput, local_inputs, s3_inputs
-from analysis_module.connectors.errors import TransientError
-from analysis_module.runner import JobOutcome, build_runner, default_factor_options
+from analysis_module.pipeline_core.errors import TransientError
 from analysis_module.settings import AnalysisSettings
 from analysis_module.startup import (
     ConfigurationError,
+    apply_migrations,
     exit_on_configuration_error,
     settings_or_exit,
 )
@@ -161,7 +162,7 @@ def main(
     }
     settings = settings_or_exit(overrides, FLAG_OF_SETTING)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    logging.getLogger("analysis_module.runner").setLevel(logging.ERROR)
+    logging.getLogger("analysis_module.app.runner").setLevel(logging.ERROR)
 
     if rescan:
         _rescan(settings, retry_failed=retry_failed)
@@ -226,6 +227,8 @@ def _rule_origin(settings: AnalysisSettings) -> str:
 
 def _open_runner(settings: AnalysisSettings, factor_options):
     """The runner, with an unwritable or locked results file reported as a setting's error."""
+    if settings.use_postgres:
+        apply_migrations(settings)
     try:
         return build_runner(settings, factor_options=factor_options)
     except (duckdb.Error, OSError) as exc:
@@ -283,7 +286,7 @@ def _run(runner, inputs, *, show_progress: bool, as_json: bool):
 
 
 def _rescan(settings: AnalysisSettings, *, retry_failed: bool = False) -> None:
-    from analysis_module.ingest.rescan import rescan
+    from analysis_module.app.ingest_setup import rescan
 
     try:
         report = rescan(settings, retry_failed=retry_failed)

@@ -35,7 +35,7 @@ def write_case(path: Path, case: str, n_rows: int) -> None:
     import h5py
     import numpy as np
 
-    from analysis_module.slurm_synth import (
+    from tests.support.slurm_synth import (
         TASK_FIELDS,
         NodeSpec,
         TaskSeries,

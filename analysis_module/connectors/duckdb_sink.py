@@ -18,7 +18,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from analysis_module.connectors.errors import TransientError
+from analysis_module.pipeline_core.errors import TransientError
 from analysis_module.pipeline_core.naming import is_valid_table_name
 from analysis_module.pipeline_core.schema import JOB_STEP_NODE, JOB_SUMMARY, JOB_TIMESERIES
 

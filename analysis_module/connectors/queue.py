@@ -22,7 +22,7 @@ from procrastinate import exceptions as queue_exceptions
 from procrastinate import retry as queue_retry
 from procrastinate.jobs import Job
 
-from analysis_module.connectors.errors import TransientError
+from analysis_module.pipeline_core.errors import TransientError
 from analysis_module.settings import AnalysisSettings
 
 log = logging.getLogger(__name__)

@@ -24,7 +24,7 @@ from botocore.exceptions import (
 )
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
-from analysis_module.connectors.errors import ObjectNotFound, TerminalError, TransientError
+from analysis_module.pipeline_core.errors import ObjectNotFound, TerminalError, TransientError
 from analysis_module.settings import AnalysisSettings
 
 log = logging.getLogger(__name__)

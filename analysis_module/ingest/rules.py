@@ -11,17 +11,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from analysis_module.ingest.events import EventKind, ObjectEvent, is_profile_key
+from analysis_module.pipeline_core.ingest_objects import FailureKind, ObjectState, Status
 
-
-class Status(StrEnum):
-    """`ingest_objects.status`."""
-
-    RECEIVED = "received"  # seen, not yet queued (only inside the recording transaction)
-    QUEUED = "queued"  # a job will analyse the current content (also while waiting to retry)
-    RUNNING = "running"  # a worker is analysing it
-    OK = "ok"
-    FAILED = "failed"  # the file is bad, or transient failures used up every attempt
-    REMOVED = "removed"
+__all__ = ["FailureKind", "ObjectState", "Status"]  # the states, with the rules that move them
 
 
 class Disposition(StrEnum):
@@ -34,32 +26,12 @@ class Disposition(StrEnum):
     REMOVED = "removed"  # the object's results are marked removed
 
 
-class FailureKind(StrEnum):
-    """`ingest_objects.failure_kind`: who is to blame for a failed object."""
-
-    FILE = "file"  # corrupt, wrong layout, hostile: final until the object changes
-    POISON = "poison"  # killed or outlasted its worker twice: final until the object changes
-    CONFIG = "config"  # the deployment's settings or permissions: retried by the next rescan
-    INTERNAL = "internal"  # a defect in the analysis: retried by the next rescan
-    TRANSIENT = "transient"  # outages outlasted every attempt: retried by the next rescan
-
-
 FINAL_KINDS = frozenset({FailureKind.FILE, FailureKind.POISON})
 POISON_LIMIT = 2  # runs of one content that killed or outlasted their worker
 KILLED_TWICE = "the analysis killed its worker twice"
 TIMED_OUT_TWICE = "the analysis timed out twice"
 
 IN_FLIGHT = frozenset({Status.RECEIVED, Status.QUEUED, Status.RUNNING})
-
-
-@dataclass(frozen=True)
-class ObjectState:
-    """The columns of an `ingest_objects` row that the rules look at."""
-
-    etag: str | None
-    version_id: str | None
-    status: Status
-    attempts: int = 0
 
 
 @dataclass(frozen=True)

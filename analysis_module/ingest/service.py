@@ -2,7 +2,7 @@
 
 Each function opens its own transactions on the `IngestStore` and applies the pure rules of
 `rules.py` while holding the object's row lock. S3 and the analysis engine are reached through
-the small protocols below (the worker passes `ObjectStore` and a pool of `Runner`s), and their
+the protocols of `ports.py` (the worker passes `ObjectStore` and a pool of `Runner`s), and their
 blocking calls run in threads.
 """
 
@@ -10,14 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
-from analysis_module.connectors.errors import ObjectNotFound, TerminalError, TransientError
-from analysis_module.connectors.ingest_store import Content, IngestStore, IngestTx, ObjectRow
 from analysis_module.ingest import rules
 from analysis_module.ingest.downloads import download_path
 from analysis_module.ingest.events import (
@@ -28,38 +25,12 @@ from analysis_module.ingest.events import (
     owner_of,
     source_of,
 )
+from analysis_module.ingest.ports import Analyser, IngestStore, IngestTx, Objects
 from analysis_module.ingest.rules import Decision, Disposition, FailureKind, Status
+from analysis_module.pipeline_core.errors import ObjectNotFound, TerminalError, TransientError
+from analysis_module.pipeline_core.ingest_objects import Content, ObjectRow
 
 log = logging.getLogger(__name__)
-
-
-class Objects(Protocol):
-    """What the service needs of the object store (`connectors.s3.ObjectStore`)."""
-
-    bucket: str
-
-    def list_objects(self, prefix: str = "") -> Iterator[Any]: ...  # ObjectInfo per object
-
-    def head(self, key: str) -> Any: ...  # ObjectInfo: key, etag, size, version_id
-
-    def download(self, key: str, dest_path: Path, *, etag: str | None = None) -> str: ...
-
-
-class Analyser(Protocol):
-    """The analysis engine, awaitable (the worker wraps `runner.Runner` in threads)."""
-
-    async def analyse(
-        self,
-        path: Path,
-        *,
-        source: str,
-        owner: str | None,
-        etag: str | None,
-        label: str,
-        budget_s: float | None = None,
-    ) -> Any: ...  # runner.JobOutcome (status, error, failure_kind); TimeoutError after budget_s
-
-    async def mark_removed(self, source: str) -> None: ...
 
 
 @dataclass(frozen=True)

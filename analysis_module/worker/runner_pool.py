@@ -6,8 +6,8 @@ import asyncio
 import logging
 from pathlib import Path
 
-from analysis_module.connectors.errors import TransientError
-from analysis_module.runner import Runner, build_runner
+from analysis_module.app.runner import Runner, build_runner
+from analysis_module.pipeline_core.errors import TransientError
 from analysis_module.settings import AnalysisSettings
 
 log = logging.getLogger("analysis_module.worker")
