@@ -76,7 +76,7 @@ class Metrics:
         )
         self.records = Counter(
             "ingest_webhook_records",
-            "Recorded notification records by disposition",
+            "RecordedEvent notification records by disposition",
             ["disposition"],
             registry=self.registry,
         )

@@ -21,6 +21,7 @@ from analysis_module.connectors.alembic_schema import upgrade_database
 from analysis_module.connectors.factor_sources import FactorUnavailable, read_factor_file
 from analysis_module.connectors.ingest_store import wait_for_database
 from analysis_module.pipeline_core.errors import TransientError
+from analysis_module.pipeline_core.text import one_line
 from analysis_module.settings import AnalysisSettings
 
 CONFIG_ERROR_EXIT = 2
@@ -149,4 +150,4 @@ def apply_migrations(settings: AnalysisSettings) -> None:
     try:
         upgrade_database(settings.postgres_dsn())
     except Exception as exc:  # psycopg/sqlalchemy errors: the server is not there yet
-        raise TransientError(f"PostgreSQL unreachable: {' '.join(str(exc).split())}") from exc
+        raise TransientError(f"PostgreSQL unreachable: {one_line(exc)}") from exc

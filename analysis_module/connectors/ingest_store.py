@@ -24,9 +24,17 @@ from psycopg.types.json import Jsonb
 from analysis_module.connectors import queue
 from analysis_module.pipeline_core.errors import TransientError
 from analysis_module.pipeline_core.ingest_objects import Content, FailureKind, ObjectRow, Status
+from analysis_module.pipeline_core.text import one_line
 from analysis_module.settings import AnalysisSettings
 
 log = logging.getLogger(__name__)
+
+STATUS_COUNTS_QUERY = """
+    SELECT 'queue' AS kind, status::text AS status, count(*) AS n FROM procrastinate_jobs
+    WHERE queue_name = %(queue)s AND status IN ('todo', 'doing') GROUP BY status
+    UNION ALL
+    SELECT 'objects', status::text, count(*) FROM ingest_objects GROUP BY status
+"""
 
 OBJECT_COLUMNS = (
     "bucket, key, source, owner, etag, version_id, size_bytes, status, attempts, error,"
@@ -65,7 +73,9 @@ class IngestStore:
             queue_exceptions.ConnectorException,
         ) as exc:
             if _is_connection_problem(exc):
-                raise TransientError(f"database unreachable: {_one_line(exc)}") from exc
+                raise TransientError(
+                    f"database unreachable: {one_line(exc, max_chars=300)}"
+                ) from exc
             raise
 
     async def ping(self) -> None:
@@ -85,6 +95,13 @@ class IngestStore:
         """Rows of these keys without locking them, each with whether a job is waiting/running."""
         async with self.transaction() as tx:
             return await tx.snapshot(bucket, keys)
+
+    async def status_counts(self, queue_name: str) -> dict[tuple[str, str], int]:
+        """{("queue", "todo"|"doing"): jobs, ("objects", status): rows}, in one query."""
+        async with self.transaction() as tx:
+            cursor = await tx.conn.execute(STATUS_COUNTS_QUERY, {"queue": queue_name})
+            rows = await cursor.fetchall()
+        return {(kind, status): n for kind, status, n in rows}
 
 
 class IngestTx:
@@ -292,10 +309,6 @@ class IngestTx:
             return [record[0] for record in await cursor.fetchall()]
 
 
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split())[:300] or type(exc).__name__
-
-
 class IdleCheck:
     """Pool hooks: test a connection before handing it out only if it sat idle for a while.
 
@@ -362,7 +375,9 @@ async def wait_for_database(settings: AnalysisSettings) -> None:
             return
         except psycopg.OperationalError as exc:
             if time.monotonic() + delay > deadline:
-                raise TransientError(f"database unreachable: {_one_line(exc)}") from exc
-            log.info("waiting for PostgreSQL: %s", _one_line(exc))
+                raise TransientError(
+                    f"database unreachable: {one_line(exc, max_chars=300)}"
+                ) from exc
+            log.info("waiting for PostgreSQL: %s", one_line(exc, max_chars=300))
             await asyncio.sleep(delay)
             delay = min(delay * 2, 5.0)

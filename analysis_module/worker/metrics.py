@@ -14,7 +14,7 @@ from analysis_module.connectors import queue
 from analysis_module.connectors.ingest_store import IngestStore
 from analysis_module.connectors.s3 import ObjectStore
 from analysis_module.ingest.rules import Status
-from analysis_module.ingest.service import JobResult, Outcome
+from analysis_module.ingest.service import TaskOutcome, TaskResult
 from analysis_module.settings import AnalysisSettings
 
 QUEUE_STATUSES = ("todo", "doing")
@@ -22,12 +22,6 @@ QUEUE_STATUSES = ("todo", "doing")
 RETRIED = "retried"
 FAILED = "failed"
 OBJECT_TASKS = (queue.ANALYSE_TASK, queue.REMOVE_TASK)
-DEPTH_QUERY = """
-    SELECT 'queue' AS kind, status::text AS status, count(*) AS n FROM procrastinate_jobs
-    WHERE queue_name = %(queue)s AND status IN ('todo', 'doing') GROUP BY status
-    UNION ALL
-    SELECT 'objects', status::text, count(*) FROM ingest_objects GROUP BY status
-"""
 
 
 class WorkerMetrics:
@@ -72,7 +66,7 @@ class WorkerMetrics:
             registry=self.registry,
         )
         for task in OBJECT_TASKS:
-            for outcome in (*Outcome, RETRIED, FAILED):
+            for outcome in (*TaskOutcome, RETRIED, FAILED):
                 self.jobs.labels(task, outcome)
         for status in QUEUE_STATUSES:
             self.queue_jobs.labels(status)
@@ -87,22 +81,19 @@ class WorkerMetrics:
         except BaseException as exc:
             self._finished(context, RETRIED if _will_retry(context, exc) else FAILED, started)
             raise
-        outcome = result.outcome if isinstance(result, JobResult) else Outcome.OK
+        outcome = result.outcome if isinstance(result, TaskResult) else TaskOutcome.OK
         self._finished(context, outcome.value, started)
         return result
 
     def _finished(self, context: JobContext, outcome: str, started: float) -> None:
         task = context.job.task_name
         self.jobs.labels(task, outcome).inc()
-        if task == queue.ANALYSE_TASK and outcome in (Outcome.OK, FAILED):
+        if task == queue.ANALYSE_TASK and outcome in (TaskOutcome.OK, FAILED):
             self.analysis_seconds.observe(time.perf_counter() - started)
 
     async def refresh(self, store: IngestStore, queue_name: str) -> None:
         """Queue depth and object counts, in one query."""
-        async with store.transaction() as tx:
-            cursor = await tx.conn.execute(DEPTH_QUERY, {"queue": queue_name})
-            rows = await cursor.fetchall()
-        counts = {(kind, status): n for kind, status, n in rows}
+        counts = await store.status_counts(queue_name)
         for status in QUEUE_STATUSES:
             self.queue_jobs.labels(status).set(counts.get(("queue", status), 0))
         statuses = {s.value for s in Status} | {s for k, s in counts if k == "objects"}
