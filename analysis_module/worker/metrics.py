@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from procrastinate import JobContext
@@ -12,10 +13,9 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from analysis_module.connectors import queue
 from analysis_module.connectors.ingest_store import IngestStore
-from analysis_module.connectors.s3 import ObjectStore
+from analysis_module.connectors.s3 import ObjectInfo, ObjectStore
 from analysis_module.ingest.rules import Status
 from analysis_module.ingest.service import TaskOutcome, TaskResult
-from analysis_module.settings import AnalysisSettings
 
 QUEUE_STATUSES = ("todo", "doing")
 # Outcomes of a job: the service's, and the two of failures (decided by the retry strategy).
@@ -111,16 +111,23 @@ def _will_retry(context: JobContext, exc: BaseException) -> bool:
     return task.get_retry_exception(exception=exc, job=context.job) is not None
 
 
-class MeasuredObjectStore(ObjectStore):
-    """The bucket, with each download timed and sized for the metrics."""
+class MeasuredObjectStore:
+    """The bucket (an `ObjectStore`), with each download timed and sized for the metrics."""
 
-    def __init__(self, settings: AnalysisSettings, metrics: WorkerMetrics):
-        super().__init__(settings)
+    def __init__(self, objects: ObjectStore, metrics: WorkerMetrics):
+        self.objects = objects
+        self.bucket = objects.bucket
         self.metrics = metrics
+
+    def list_objects(self, prefix: str = "") -> Iterator[ObjectInfo]:
+        return self.objects.list_objects(prefix)
+
+    def head(self, key: str) -> ObjectInfo:
+        return self.objects.head(key)
 
     def download(self, key: str, dest_path: Path, *, etag: str | None = None) -> str:
         started = time.perf_counter()
-        written = super().download(key, dest_path, etag=etag)
+        written = self.objects.download(key, dest_path, etag=etag)
         self.metrics.download_seconds.observe(time.perf_counter() - started)
         self.metrics.download_bytes.observe(Path(dest_path).stat().st_size)
         return written

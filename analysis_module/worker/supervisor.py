@@ -21,6 +21,7 @@ from analysis_module.connectors.ingest_store import (
     IngestStore,
     open_ingest_store,
 )
+from analysis_module.connectors.s3 import ObjectStore
 from analysis_module.ingest.downloads import clean_download_dir
 from analysis_module.ingest.service import WorkerDeps
 from analysis_module.pipeline_core.errors import TransientError
@@ -198,7 +199,7 @@ async def _run(
     runners = RunnerPool(settings, settings.worker_concurrency)
     health.runner_problem = lambda: runners.build_problem
     deps_parts = {
-        "objects": MeasuredObjectStore(settings, metrics),
+        "objects": MeasuredObjectStore(ObjectStore(settings), metrics),
         "analyser": runners,
         "config": ingest_config(settings),
     }
