@@ -11,15 +11,16 @@ import dataclasses
 import math
 import textwrap
 
+from analysis_module.pipeline_core.units import JOULES_PER_KWH
+
 REASON_CHARS = 150
-J_PER_KWH = 3.6e6
 
 
 def kwh_text(energy_j: float | None) -> str:
     """Joules as kWh with about three significant digits (`0.000875`, `12.3`, `1,234`)."""
     if energy_j is None or not math.isfinite(energy_j):
         return "-"
-    kwh = energy_j / J_PER_KWH
+    kwh = energy_j / JOULES_PER_KWH
     if abs(kwh) >= 1000:
         return f"{kwh:,.0f}"
     if kwh == 0:

@@ -27,13 +27,16 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from typer._click.exceptions import UsageError  # the click that the pinned typer bundles
 
+from analysis_module.app.batch_inputs import ProfileInput, local_inputs, s3_inputs
+from analysis_module.app.runner import JobOutcome, build_runner, default_factor_options
 from analysis_module.cli_report import outcome_lines, rescan_summary
-from analysis_module.cli_sources import ProfileInput, local_inputs, s3_inputs
-from analysis_module.connectors.errors import TransientError
-from analysis_module.runner import JobOutcome, build_runner, default_factor_options
+from analysis_module.pipeline_core.errors import TransientError
+from analysis_module.pipeline_core.identity import object_source
+from analysis_module.pipeline_core.text import one_line
 from analysis_module.settings import AnalysisSettings
 from analysis_module.startup import (
     ConfigurationError,
+    apply_migrations,
     exit_on_configuration_error,
     settings_or_exit,
 )
@@ -79,73 +82,85 @@ def _jsonable(value):
     return value
 
 
+SourceFlag = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--source",
+        "-s",
+        help="Profile file or folder (repeatable; folders are searched for *.h5).",
+    ),
+]
+DbFlag = Annotated[
+    Path | None, typer.Option(help="Local DuckDB file (ignored when POSTGRES_HOST is set).")
+]
+S3Flag = Annotated[
+    bool, typer.Option("--s3", help="Analyse the .h5 objects of MINIO_BUCKET/MINIO_PREFIX.")
+]
+RescanFlag = Annotated[
+    bool,
+    typer.Option(
+        "--rescan",
+        help="Enqueue bucket objects without a successful analysis for the workers, then exit.",
+    ),
+]
+PriceFileFlag = Annotated[
+    Path | None, typer.Option(help="CSV/Parquet with start,price_eur_per_mwh.")
+]
+FetchPriceFlag = Annotated[
+    bool, typer.Option("--fetch-price", help="Day-ahead prices from SMARD (SMARD_BASE_URL).")
+]
+PriceFilterIdFlag = Annotated[int, typer.Option(help="SMARD filter (4169: day-ahead price).")]
+PriceRegionFlag = Annotated[str, typer.Option(help="SMARD region.")]
+PriceResolutionFlag = Annotated[Resolution, typer.Option(help="SMARD resolution.")]
+FlatPriceFlag = Annotated[float | None, typer.Option(help="Flat tariff in EUR/kWh.")]
+CarbonFileFlag = Annotated[
+    Path | None, typer.Option(help="CSV/Parquet with start,carbon_g_per_kwh.")
+]
+CarbonIntensityFlag = Annotated[
+    float | None, typer.Option(help="Constant carbon intensity in g/kWh.")
+]
+IntegrationFlag = Annotated[
+    Rule | None,
+    typer.Option(
+        help="Integration rule (default: follows ENERGY_PLUGIN, else trapezoid; "
+        "see docs/energy-metrics.md)."
+    ),
+]
+GapFactorFlag = Annotated[
+    float | None, typer.Option(help="Intervals longer than this x the median interval are gaps.")
+]
+PueFlag = Annotated[
+    float | None, typer.Option(help="Power usage effectiveness, for facility energy.")
+]
+AsJsonFlag = Annotated[bool, typer.Option("--json", help="One JSON object per source on stdout.")]
+RetryFailedFlag = Annotated[
+    bool,
+    typer.Option(
+        "--retry-failed",
+        help="Only the sources whose last analysis failed (with --rescan: queue them again).",
+    ),
+]
+
+
 @app.command()
 def main(
-    source: Annotated[
-        list[Path] | None,
-        typer.Option(
-            "--source",
-            "-s",
-            help="Profile file or folder (repeatable; folders are searched for *.h5).",
-        ),
-    ] = None,
-    db: Annotated[
-        Path | None, typer.Option(help="Local DuckDB file (ignored when POSTGRES_HOST is set).")
-    ] = None,
-    s3: Annotated[
-        bool, typer.Option("--s3", help="Analyse the .h5 objects of MINIO_BUCKET/MINIO_PREFIX.")
-    ] = False,
-    rescan: Annotated[
-        bool,
-        typer.Option(
-            "--rescan",
-            help="Enqueue bucket objects without a successful analysis for the workers, then exit.",
-        ),
-    ] = False,
-    price_file: Annotated[
-        Path | None, typer.Option(help="CSV/Parquet with start,price_eur_per_mwh.")
-    ] = None,
-    fetch_price: Annotated[
-        bool, typer.Option("--fetch-price", help="Day-ahead prices from SMARD (SMARD_BASE_URL).")
-    ] = False,
-    price_filter_id: Annotated[
-        int, typer.Option(help="SMARD filter (4169: day-ahead price).")
-    ] = 4169,
-    price_region: Annotated[str, typer.Option(help="SMARD region.")] = "DE-LU",
-    price_resolution: Annotated[
-        Resolution, typer.Option(help="SMARD resolution.")
-    ] = Resolution.quarterhour,
-    flat_price: Annotated[float | None, typer.Option(help="Flat tariff in EUR/kWh.")] = None,
-    carbon_file: Annotated[
-        Path | None, typer.Option(help="CSV/Parquet with start,carbon_g_per_kwh.")
-    ] = None,
-    carbon_intensity: Annotated[
-        float | None, typer.Option(help="Constant carbon intensity in g/kWh.")
-    ] = None,
-    integration: Annotated[
-        Rule | None,
-        typer.Option(
-            help="Integration rule (default: follows ENERGY_PLUGIN, else trapezoid; "
-            "see docs/energy-metrics.md)."
-        ),
-    ] = None,
-    gap_factor: Annotated[
-        float | None,
-        typer.Option(help="Intervals longer than this x the median interval are gaps."),
-    ] = None,
-    pue: Annotated[
-        float | None, typer.Option(help="Power usage effectiveness, for facility energy.")
-    ] = None,
-    as_json: Annotated[
-        bool, typer.Option("--json", help="One JSON object per source on stdout.")
-    ] = False,
-    retry_failed: Annotated[
-        bool,
-        typer.Option(
-            "--retry-failed",
-            help="Only the sources whose last analysis failed (with --rescan: queue them again).",
-        ),
-    ] = False,
+    source: SourceFlag = None,
+    db: DbFlag = None,
+    s3: S3Flag = False,
+    rescan: RescanFlag = False,
+    price_file: PriceFileFlag = None,
+    fetch_price: FetchPriceFlag = False,
+    price_filter_id: PriceFilterIdFlag = 4169,
+    price_region: PriceRegionFlag = "DE-LU",
+    price_resolution: PriceResolutionFlag = Resolution.quarterhour,
+    flat_price: FlatPriceFlag = None,
+    carbon_file: CarbonFileFlag = None,
+    carbon_intensity: CarbonIntensityFlag = None,
+    integration: IntegrationFlag = None,
+    gap_factor: GapFactorFlag = None,
+    pue: PueFlag = None,
+    as_json: AsJsonFlag = False,
+    retry_failed: RetryFailedFlag = False,
 ) -> None:
     """Analyse Slurm HDF5 profiles into energy, cost and CO2 figures."""
     overrides = {
@@ -161,7 +176,7 @@ def main(
     }
     settings = settings_or_exit(overrides, FLAG_OF_SETTING)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    logging.getLogger("analysis_module.runner").setLevel(logging.ERROR)
+    logging.getLogger("analysis_module.app.runner").setLevel(logging.ERROR)
 
     if rescan:
         _rescan(settings, retry_failed=retry_failed)
@@ -172,7 +187,26 @@ def main(
         price_region=price_region,
         price_resolution=price_resolution.value,
     )
-    from_s3 = s3 or settings.minio_sync
+    _analyse_batch(
+        settings,
+        factor_options,
+        source=source,
+        from_s3=s3 or settings.minio_sync,
+        retry_failed=retry_failed,
+        as_json=as_json,
+    )
+
+
+def _analyse_batch(
+    settings: AnalysisSettings,
+    factor_options,
+    *,
+    source: list[Path] | None,
+    from_s3: bool,
+    retry_failed: bool,
+    as_json: bool,
+) -> None:
+    """Analyse the inputs, print the table (or JSON lines); exit 1 when any failed."""
     try:
         inputs = _inputs(settings, source, from_s3)
         runner = _open_runner(settings, factor_options)
@@ -226,13 +260,15 @@ def _rule_origin(settings: AnalysisSettings) -> str:
 
 def _open_runner(settings: AnalysisSettings, factor_options):
     """The runner, with an unwritable or locked results file reported as a setting's error."""
+    if settings.use_postgres:
+        apply_migrations(settings)
     try:
         return build_runner(settings, factor_options=factor_options)
     except (duckdb.Error, OSError) as exc:
         if settings.use_postgres:
             raise
         setting = "--db" if "duckdb_path" in settings.model_fields_set else "DUCKDB_PATH"
-        reason = " ".join(str(exc).split())
+        reason = one_line(exc)
         raise ConfigurationError(
             f"{setting}: cannot open {settings.duckdb_path} for writing: {reason}"
         ) from None
@@ -242,7 +278,7 @@ def _inputs(settings: AnalysisSettings, sources: list[Path] | None, from_s3: boo
     if from_s3:
         inputs = s3_inputs(settings)
         if not inputs:
-            where = f"s3://{settings.minio_bucket}/{settings.minio_prefix}"
+            where = object_source(settings.minio_bucket, settings.minio_prefix)
             raise NothingToAnalyse(f"nothing to analyse: no *.h5 object under {where}")
         return inputs
     paths = sources or [Path(p) for p in settings.analysis_source.split(",")]
@@ -283,7 +319,7 @@ def _run(runner, inputs, *, show_progress: bool, as_json: bool):
 
 
 def _rescan(settings: AnalysisSettings, *, retry_failed: bool = False) -> None:
-    from analysis_module.ingest.rescan import rescan
+    from analysis_module.app.ingest_setup import rescan
 
     try:
         report = rescan(settings, retry_failed=retry_failed)
@@ -292,7 +328,7 @@ def _rescan(settings: AnalysisSettings, *, retry_failed: bool = False) -> None:
     except TransientError as exc:
         _say(f"rescan failed: {exc}")
         raise typer.Exit(1) from None
-    where = f"s3://{settings.minio_bucket}/{settings.minio_prefix}"
+    where = object_source(settings.minio_bucket, settings.minio_prefix)
     _say(rescan_summary(report, where))
 
 

@@ -36,11 +36,10 @@ from prometheus_client import (
     generate_latest,
 )
 
-from analysis_module.connectors.errors import TransientError
+from analysis_module.app.ingest_setup import ingest_config
 from analysis_module.connectors.ingest_store import (
     IngestStore,
     open_ingest_store,
-    prepare_database,
 )
 from analysis_module.ingest import ceph_events, service
 from analysis_module.ingest.events import (
@@ -50,9 +49,14 @@ from analysis_module.ingest.events import (
     storable_text,
 )
 from analysis_module.ingest.log_config import configure_logging
-from analysis_module.ingest.rescan import config_from
+from analysis_module.pipeline_core.errors import TransientError
 from analysis_module.settings import PLACEHOLDER_SECRETS, AnalysisSettings
-from analysis_module.startup import ConfigurationError, require_postgres, settings_or_exit
+from analysis_module.startup import (
+    ConfigurationError,
+    prepare_database,
+    require_postgres,
+    settings_or_exit,
+)
 
 log = logging.getLogger("analysis_module.minio_listener")
 
@@ -72,7 +76,7 @@ class Metrics:
         )
         self.records = Counter(
             "ingest_webhook_records",
-            "Recorded notification records by disposition",
+            "RecordedEvent notification records by disposition",
             ["disposition"],
             registry=self.registry,
         )
@@ -270,7 +274,7 @@ def create_app(settings: AnalysisSettings | None = None) -> FastAPI:
             app.state.listener = Listener(
                 settings=current,
                 store=store,
-                config=config_from(current),
+                config=ingest_config(current),
                 expected_authorization=expected,
                 metrics=Metrics(),
             )

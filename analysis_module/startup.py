@@ -10,13 +10,18 @@ is one line naming the setting (the flag when it came from one) and what is wron
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from pydantic import SecretStr, ValidationError
 
+from analysis_module.connectors.alembic_schema import upgrade_database
 from analysis_module.connectors.factor_sources import FactorUnavailable, read_factor_file
+from analysis_module.connectors.ingest_store import wait_for_database
+from analysis_module.pipeline_core.errors import TransientError
+from analysis_module.pipeline_core.text import one_line
 from analysis_module.settings import AnalysisSettings
 
 CONFIG_ERROR_EXIT = 2
@@ -127,3 +132,22 @@ class OneLineArgumentParser(argparse.ArgumentParser):
 
     def error(self, message: str) -> None:  # type: ignore[override]
         exit_on_configuration_error(message)
+
+
+async def prepare_database(settings: AnalysisSettings) -> None:
+    """Wait for PostgreSQL (up to INGEST_DB_WAIT_S), then apply pending migrations if asked.
+
+    Every listener and worker replica may do this at once: `upgrade_database` serialises them
+    with an advisory lock.
+    """
+    await wait_for_database(settings)
+    if settings.ingest_migrate_on_start:
+        await asyncio.to_thread(upgrade_database, settings.postgres_dsn())
+
+
+def apply_migrations(settings: AnalysisSettings) -> None:
+    """Bring PostgreSQL's analysis schema up to date (the batch CLI, when it writes there)."""
+    try:
+        upgrade_database(settings.postgres_dsn())
+    except Exception as exc:  # psycopg/sqlalchemy errors: the server is not there yet
+        raise TransientError(f"PostgreSQL unreachable: {one_line(exc)}") from exc

@@ -28,7 +28,7 @@ def synthetic_job(workdir: Path, n_nodes: int, tasks_per_node: int, duration_s: 
     A sidecar ``.params.json`` is written after the file is complete, so a file cut short by an
     interrupted run is never reused, and a file made with other parameters is rewritten.
     """
-    from analysis_module.slurm_synth import write_synthetic_job
+    from tests.support.slurm_synth import write_synthetic_job
 
     params = {"n_nodes": n_nodes, "tasks_per_node": tasks_per_node, "duration_s": duration_s}
     params |= {"step": "0", "start_epoch": START_EPOCH}

@@ -63,7 +63,7 @@ def write_case(path: Path, case: str, n_rows: int) -> None:
 def _write_node(h5, name: str, index: int, case: str, energy_rows: int, task_rows: int) -> None:
     import numpy as np
 
-    from analysis_module.slurm_synth import (
+    from tests.support.slurm_synth import (
         TASK_FIELDS,
         NodeSpec,
         TaskSeries,

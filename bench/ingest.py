@@ -117,7 +117,8 @@ def wide_join(tables: list[tuple[str, dict[str, list]]]) -> dict[str, list]:
 
 def make_runner(kind: str, db_file: Path, pg_db: str | None):
     """A runner writing to the fresh DuckDB file ``db_file`` or PostgreSQL database ``pg_db``."""
-    from analysis_module.runner import FactorOptions, build_runner
+    from analysis_module.app.runner import FactorOptions, build_runner
+    from analysis_module.migrate import upgrade_database
     from analysis_module.settings import AnalysisSettings
     from tests.support.postgres import server
 
@@ -125,6 +126,7 @@ def make_runner(kind: str, db_file: Path, pg_db: str | None):
         pg = server()
         target = {"POSTGRES_HOST": pg.host, "POSTGRES_PORT": pg.port, "POSTGRES_USER": pg.user}
         target |= {"POSTGRES_PASSWORD": pg.password, "POSTGRES_DB": pg_db}
+        upgrade_database(AnalysisSettings(**target).postgres_dsn())
     else:
         target = {"POSTGRES_HOST": None, "DUCKDB_PATH": db_file}
     factors = FactorOptions(flat_price_eur_per_kwh=0.25, carbon_g_per_kwh=400.0)

@@ -18,9 +18,10 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from analysis_module.connectors.errors import TransientError
+from analysis_module.pipeline_core.errors import TransientError
 from analysis_module.pipeline_core.naming import is_valid_table_name
 from analysis_module.pipeline_core.schema import JOB_STEP_NODE, JOB_SUMMARY, JOB_TIMESERIES
+from analysis_module.pipeline_core.text import one_line
 
 log = logging.getLogger(__name__)
 
@@ -137,7 +138,7 @@ class DuckDBSink:
         try:  # ATTACH takes no bound parameters: the DSN goes in as a quoted literal
             con.execute(f"ATTACH {_sql_literal(dsn)} AS pg (TYPE postgres)")
         except (duckdb.IOException, duckdb.ConnectionException) as exc:
-            raise TransientError(f"PostgreSQL unreachable: {_one_line(exc)}") from exc
+            raise TransientError(f"PostgreSQL unreachable: {one_line(exc, max_chars=500)}") from exc
         return cls(con, "pg.public.", is_postgres=True)
 
     def table(self, name: str) -> str:
@@ -288,7 +289,7 @@ class DuckDBJobWriter:
                 [f'CREATE INDEX IF NOT EXISTS "{index}" ON "{name}" (step, node, time)'],
             )
         except duckdb.Error as exc:  # the results are committed; the index is an optimisation
-            log.warning("could not index %s: %s", name, _one_line(exc))
+            log.warning("could not index %s: %s", name, one_line(exc, max_chars=500))
 
     def abort(self) -> None:
         with contextlib.suppress(duckdb.Error):
@@ -298,10 +299,6 @@ class DuckDBJobWriter:
 def _is_name_clash(exc: BaseException) -> bool:
     text = str(exc).lower()
     return "duplicate key" in text or "unique" in text or "already exists" in text
-
-
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split())[:500]
 
 
 def is_connection_failure(exc: BaseException | None) -> bool:
@@ -334,5 +331,7 @@ class _transient:
 
     def __exit__(self, exc_type, exc, tb):
         if exc is not None and not isinstance(exc, TransientError) and is_connection_failure(exc):
-            raise TransientError(f"database error while {self.what}: {_one_line(exc)}") from exc
+            raise TransientError(
+                f"database error while {self.what}: {one_line(exc, max_chars=500)}"
+            ) from exc
         return False

@@ -12,7 +12,6 @@ import logging
 import time
 import weakref
 from collections.abc import AsyncIterator, Iterable
-from dataclasses import dataclass
 from typing import Any
 
 import procrastinate
@@ -23,57 +22,24 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from analysis_module.connectors import queue
-from analysis_module.connectors.errors import TransientError
-from analysis_module.ingest.rules import FailureKind, ObjectState, Status
+from analysis_module.pipeline_core.errors import TransientError
+from analysis_module.pipeline_core.ingest_objects import Content, FailureKind, ObjectRow, Status
+from analysis_module.pipeline_core.text import one_line
 from analysis_module.settings import AnalysisSettings
 
 log = logging.getLogger(__name__)
+
+STATUS_COUNTS_QUERY = """
+    SELECT 'queue' AS kind, status::text AS status, count(*) AS n FROM procrastinate_jobs
+    WHERE queue_name = %(queue)s AND status IN ('todo', 'doing') GROUP BY status
+    UNION ALL
+    SELECT 'objects', status::text, count(*) FROM ingest_objects GROUP BY status
+"""
 
 OBJECT_COLUMNS = (
     "bucket, key, source, owner, etag, version_id, size_bytes, status, attempts, error,"
     " failure_kind, worker_kills, timeouts"
 )
-
-
-@dataclass(frozen=True)
-class ObjectRow:
-    bucket: str
-    key: str
-    source: str
-    owner: str | None
-    etag: str | None
-    version_id: str | None
-    size_bytes: int | None
-    status: Status
-    attempts: int
-    error: str | None
-    failure_kind: FailureKind | None = None
-    worker_kills: int = 0  # runs of the current content whose worker died
-    timeouts: int = 0  # runs of the current content cut off by the time budget
-
-    @property
-    def state(self) -> ObjectState:
-        return ObjectState(self.etag, self.version_id, self.status, self.attempts)
-
-    @classmethod
-    def from_record(cls, record: dict[str, Any]) -> ObjectRow:
-        kind = record.get("failure_kind")
-        return cls(
-            **{
-                **record,
-                "status": Status(record["status"]),
-                "failure_kind": FailureKind(kind) if kind else None,
-            }
-        )
-
-
-@dataclass(frozen=True)
-class Content:
-    """What we know of an object's current content."""
-
-    etag: str | None
-    version_id: str | None = None
-    size_bytes: int | None = None
 
 
 def _is_connection_problem(exc: BaseException) -> bool:
@@ -107,7 +73,9 @@ class IngestStore:
             queue_exceptions.ConnectorException,
         ) as exc:
             if _is_connection_problem(exc):
-                raise TransientError(f"database unreachable: {_one_line(exc)}") from exc
+                raise TransientError(
+                    f"database unreachable: {one_line(exc, max_chars=300)}"
+                ) from exc
             raise
 
     async def ping(self) -> None:
@@ -127,6 +95,13 @@ class IngestStore:
         """Rows of these keys without locking them, each with whether a job is waiting/running."""
         async with self.transaction() as tx:
             return await tx.snapshot(bucket, keys)
+
+    async def status_counts(self, queue_name: str) -> dict[tuple[str, str], int]:
+        """{("queue", "todo"|"doing"): jobs, ("objects", status): rows}, in one query."""
+        async with self.transaction() as tx:
+            cursor = await tx.conn.execute(STATUS_COUNTS_QUERY, {"queue": queue_name})
+            rows = await cursor.fetchall()
+        return {(kind, status): n for kind, status, n in rows}
 
 
 class IngestTx:
@@ -334,10 +309,6 @@ class IngestTx:
             return [record[0] for record in await cursor.fetchall()]
 
 
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split())[:300] or type(exc).__name__
-
-
 class IdleCheck:
     """Pool hooks: test a connection before handing it out only if it sat idle for a while.
 
@@ -390,16 +361,10 @@ async def open_ingest_store(
         await pool.close()
 
 
-async def prepare_database(settings: AnalysisSettings) -> None:
-    """Wait for PostgreSQL (up to INGEST_DB_WAIT_S), then apply pending migrations if asked.
-
-    Every listener and worker replica may do this at once: `upgrade_database` serialises them
-    with an advisory lock.
-    """
+async def wait_for_database(settings: AnalysisSettings) -> None:
+    """Wait for PostgreSQL to accept connections, up to INGEST_DB_WAIT_S."""
     import asyncio
     import time
-
-    from analysis_module.migrate import upgrade_database
 
     deadline = time.monotonic() + settings.ingest_db_wait_s
     delay = 0.2
@@ -407,12 +372,12 @@ async def prepare_database(settings: AnalysisSettings) -> None:
         try:
             conn = await psycopg.AsyncConnection.connect(settings.postgres_dsn(), connect_timeout=5)
             await conn.close()
-            break
+            return
         except psycopg.OperationalError as exc:
             if time.monotonic() + delay > deadline:
-                raise TransientError(f"database unreachable: {_one_line(exc)}") from exc
-            log.info("waiting for PostgreSQL: %s", _one_line(exc))
+                raise TransientError(
+                    f"database unreachable: {one_line(exc, max_chars=300)}"
+                ) from exc
+            log.info("waiting for PostgreSQL: %s", one_line(exc, max_chars=300))
             await asyncio.sleep(delay)
             delay = min(delay * 2, 5.0)
-    if settings.ingest_migrate_on_start:
-        await asyncio.to_thread(upgrade_database, settings.postgres_dsn())

@@ -22,7 +22,8 @@ from procrastinate import exceptions as queue_exceptions
 from procrastinate import retry as queue_retry
 from procrastinate.jobs import Job
 
-from analysis_module.connectors.errors import TransientError
+from analysis_module.pipeline_core.errors import TransientError
+from analysis_module.pipeline_core.identity import object_source
 from analysis_module.settings import AnalysisSettings
 
 log = logging.getLogger(__name__)
@@ -89,17 +90,12 @@ def build_queue_app(
     return app
 
 
-def object_lock(bucket: str, key: str) -> str:
-    """One lock per object: its analysis source."""
-    return f"s3://{bucket}/{key}"
-
-
 async def defer_analysis(
     app: procrastinate.App, connection: Any, *, queue: str, bucket: str, key: str, etag: str | None
 ) -> int:
     """Queue an analysis of the object's current content inside the caller's transaction."""
     deferrer = app.configure_task(
-        ANALYSE_TASK, queue=queue, lock=object_lock(bucket, key), connection=connection
+        ANALYSE_TASK, queue=queue, lock=object_source(bucket, key), connection=connection
     )
     return await deferrer.defer_async(bucket=bucket, key=key, etag=etag)
 
@@ -109,7 +105,7 @@ async def defer_removal(
 ) -> int:
     """Queue marking the object's results removed, inside the caller's transaction."""
     deferrer = app.configure_task(
-        REMOVE_TASK, queue=queue, lock=object_lock(bucket, key), connection=connection
+        REMOVE_TASK, queue=queue, lock=object_source(bucket, key), connection=connection
     )
     return await deferrer.defer_async(bucket=bucket, key=key)
 

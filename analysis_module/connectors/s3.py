@@ -24,7 +24,9 @@ from botocore.exceptions import (
 )
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
-from analysis_module.connectors.errors import ObjectNotFound, TerminalError, TransientError
+from analysis_module.pipeline_core.errors import ObjectNotFound, TerminalError, TransientError
+from analysis_module.pipeline_core.identity import normalise_etag, object_source
+from analysis_module.pipeline_core.text import one_line
 from analysis_module.settings import AnalysisSettings
 
 log = logging.getLogger(__name__)
@@ -66,10 +68,6 @@ class ObjectInfo:
     version_id: str | None = None
 
 
-def _etag(value: str | None) -> str:
-    return (value or "").strip().strip('"')
-
-
 def endpoint_url(settings: AnalysisSettings) -> str | None:
     """The server-side endpoint with a scheme (MINIO_SECURE decides when it has none)."""
     endpoint = settings.s3_endpoint
@@ -102,7 +100,7 @@ class ObjectStore:
         )
 
     def describe(self, key: str = "") -> str:
-        return f"s3://{self.bucket}/{key}"
+        return object_source(self.bucket, key)
 
     def list_objects(self, prefix: str = "", *, page_size: int = 1000) -> Iterator[ObjectInfo]:
         """Every object under `prefix`, one request per `page_size` keys."""
@@ -115,7 +113,7 @@ class ObjectStore:
                 for item in page.get("Contents", ()):
                     yield ObjectInfo(
                         key=item["Key"],
-                        etag=_etag(item.get("ETag")),
+                        etag=normalise_etag(item.get("ETag")) or "",
                         size=int(item.get("Size", 0)),
                         last_modified=item.get("LastModified"),
                     )
@@ -125,7 +123,7 @@ class ObjectStore:
             response = self._client.head_object(Bucket=self.bucket, Key=key)
         return ObjectInfo(
             key=key,
-            etag=_etag(response.get("ETag")),
+            etag=normalise_etag(response.get("ETag")) or "",
             size=int(response.get("ContentLength", 0)),
             last_modified=response.get("LastModified"),
             version_id=response.get("VersionId"),
@@ -149,7 +147,7 @@ class ObjectStore:
             os.replace(partial, dest_path)
         finally:
             partial.unlink(missing_ok=True)
-        return _etag(response.get("ETag"))
+        return normalise_etag(response.get("ETag")) or ""
 
     def _errors(self, what: str):
         return _S3Errors(what)
@@ -177,7 +175,7 @@ class _S3Errors:
             if code in TRANSIENT_CODES or status in TRANSIENT_CODES:
                 raise TransientError(f"S3 unavailable: {message}") from exc
             raise TerminalError(f"S3 refused: {message}") from exc
-        reason = " ".join(str(exc).split()) or type(exc).__name__
+        reason = one_line(exc)
         if isinstance(exc, NETWORK_ERRORS) or _is_urllib3_error(exc):
             # connection refused/reset, timeouts, a body cut short: the network, not the object
             raise TransientError(f"S3 unreachable ({self.what}): {reason}") from exc

@@ -17,6 +17,8 @@ from typing import Any
 from urllib.parse import unquote_plus
 
 from analysis_module.ingest.ceph_events import canonical_event_name, is_ceph_record
+from analysis_module.pipeline_core.identity import normalise_etag
+from analysis_module.pipeline_core.text import one_line
 
 # Only these four create new content; `s3:ObjectCreated:*` also covers PutRetention,
 # PutLegalHold, PutTagging and DeleteTagging, which change metadata only.
@@ -81,14 +83,6 @@ class Notification:
     body: Any  # the decoded JSON, or {"unparsed": "..."} when it was not JSON
 
 
-def normalise_etag(etag: str | None) -> str | None:
-    """S3 answers `"abc"` (quoted) where notifications say `abc`; compare without quotes."""
-    if etag is None:
-        return None
-    etag = etag.strip().strip('"')
-    return etag or None
-
-
 def is_profile_key(key: str) -> bool:
     """Slurm HDF5 profiles are the objects we analyse; MinIO's suffix filter is `.h5` too."""
     return key.lower().endswith(PROFILE_SUFFIX)
@@ -100,11 +94,6 @@ def owner_of(key: str, namespace_prefix: str) -> str | None:
     if sep and namespace_prefix and head.startswith(namespace_prefix) and head != namespace_prefix:
         return head
     return None
-
-
-def source_of(bucket: str, key: str) -> str:
-    """The analysis `source` of an object: the job_summary primary key."""
-    return f"s3://{bucket}/{key}"
 
 
 def parse_notification(body: bytes, *, max_preview_chars: int = 2000) -> Notification:
@@ -122,7 +111,7 @@ def parse_notification(body: bytes, *, max_preview_chars: int = 2000) -> Notific
     except RecursionError:
         problem = f"body nests deeper than {MAX_DEPTH} levels"
     except ValueError as exc:  # JSONDecodeError, and the constants we refuse
-        problem = f"body is not valid JSON: {_one_line(str(exc))}"
+        problem = f"body is not valid JSON: {one_line(exc)}"
     else:
         problem = unstorable(document)
     if problem is not None:
@@ -246,7 +235,3 @@ def _get(node: Any, *path: str) -> Any:
             return None
         node = node.get(name)
     return node
-
-
-def _one_line(text: str) -> str:
-    return " ".join(text.split())

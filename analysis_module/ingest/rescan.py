@@ -1,7 +1,8 @@
 """The rescan: list the bucket and queue every `.h5` object whose current content is not done.
 
 Notifications get lost (MinIO without `queue_dir`, a full queue, the listener down, stores
-that never notify), so the workers run this periodically and the batch CLI offers `--rescan`.
+that never notify), so the workers run this periodically and the batch CLI offers `--rescan`
+(`app.ingest_setup.rescan`).
 It goes through the same rules as an event: an object already analysed, failed for good, or
 queued with a live job is left alone. Rows whose object is gone (checked with HEAD, since a
 listing is not a snapshot) are marked removed.
@@ -14,12 +15,12 @@ import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from analysis_module.connectors.errors import ObjectNotFound
-from analysis_module.connectors.ingest_store import Content, IngestStore, open_ingest_store
 from analysis_module.ingest.events import is_profile_key
+from analysis_module.ingest.ports import IngestStore, Objects
 from analysis_module.ingest.rules import Disposition, Status
-from analysis_module.ingest.service import IngestConfig, Objects, observe_content
-from analysis_module.settings import AnalysisSettings
+from analysis_module.ingest.service import IngestConfig, observe_content
+from analysis_module.pipeline_core.errors import ObjectNotFound
+from analysis_module.pipeline_core.ingest_objects import Content
 
 BATCH = 500
 
@@ -33,39 +34,6 @@ class RescanReport:
     up_to_date: int = 0  # analysed, or failed for a reason in the file itself (or poison)
     removed: int = 0  # known objects that are gone from the bucket
     enqueued_keys: list[str] = field(default_factory=list, repr=False)
-
-
-def rescan(settings: AnalysisSettings, *, retry_failed: bool = False) -> RescanReport:
-    """Rescan MINIO_BUCKET under MINIO_PREFIX once; prints nothing (the CLI reports).
-
-    `retry_failed` also queues objects that failed because of the file itself (or as poison
-    pills), for a new analysis after a fix in the analysis.
-    """
-    if not settings.use_postgres:
-        raise ValueError("the rescan records objects in PostgreSQL: set POSTGRES_HOST")
-    from analysis_module.connectors.s3 import ObjectStore
-
-    async def run() -> RescanReport:
-        async with open_ingest_store(settings, max_size=2) as store:
-            return await rescan_bucket(
-                store,
-                ObjectStore(settings),
-                config_from(settings),
-                prefix=settings.minio_prefix,
-                retry_failed=retry_failed,
-            )
-
-    return asyncio.run(run())
-
-
-def config_from(settings: AnalysisSettings) -> IngestConfig:
-    return IngestConfig(
-        bucket=settings.minio_bucket,
-        namespace_prefix=settings.minio_bucket_prefix,
-        max_attempts=settings.ingest_max_attempts,
-        download_dir=settings.ingest_download_dir,
-        job_timeout_s=settings.ingest_job_timeout_s or None,
-    )
 
 
 async def rescan_bucket(

@@ -11,17 +11,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from analysis_module.ingest.events import EventKind, ObjectEvent, is_profile_key
+from analysis_module.pipeline_core.ingest_objects import FailureKind, ObjectState, Status
 
-
-class Status(StrEnum):
-    """`ingest_objects.status`."""
-
-    RECEIVED = "received"  # seen, not yet queued (only inside the recording transaction)
-    QUEUED = "queued"  # a job will analyse the current content (also while waiting to retry)
-    RUNNING = "running"  # a worker is analysing it
-    OK = "ok"
-    FAILED = "failed"  # the file is bad, or transient failures used up every attempt
-    REMOVED = "removed"
+__all__ = ["FailureKind", "ObjectState", "Status"]  # the states, with the rules that move them
 
 
 class Disposition(StrEnum):
@@ -34,16 +26,6 @@ class Disposition(StrEnum):
     REMOVED = "removed"  # the object's results are marked removed
 
 
-class FailureKind(StrEnum):
-    """`ingest_objects.failure_kind`: who is to blame for a failed object."""
-
-    FILE = "file"  # corrupt, wrong layout, hostile: final until the object changes
-    POISON = "poison"  # killed or outlasted its worker twice: final until the object changes
-    CONFIG = "config"  # the deployment's settings or permissions: retried by the next rescan
-    INTERNAL = "internal"  # a defect in the analysis: retried by the next rescan
-    TRANSIENT = "transient"  # outages outlasted every attempt: retried by the next rescan
-
-
 FINAL_KINDS = frozenset({FailureKind.FILE, FailureKind.POISON})
 POISON_LIMIT = 2  # runs of one content that killed or outlasted their worker
 KILLED_TWICE = "the analysis killed its worker twice"
@@ -53,17 +35,7 @@ IN_FLIGHT = frozenset({Status.RECEIVED, Status.QUEUED, Status.RUNNING})
 
 
 @dataclass(frozen=True)
-class ObjectState:
-    """The columns of an `ingest_objects` row that the rules look at."""
-
-    etag: str | None
-    version_id: str | None
-    status: Status
-    attempts: int = 0
-
-
-@dataclass(frozen=True)
-class Decision:
+class EventDecision:
     disposition: Disposition
     reason: str | None = None
     in_flight: bool = False  # a duplicate because a job for this content is queued or running
@@ -80,14 +52,16 @@ def same_content(state: ObjectState, etag: str | None, version_id: str | None) -
     return state.etag is not None and state.etag == etag
 
 
-def classify_event(event: ObjectEvent, *, bucket: str) -> Decision | None:
+def classify_event(event: ObjectEvent, *, bucket: str) -> EventDecision | None:
     """Events we acknowledge without touching any object; None when the event is for us."""
     if event.bucket != bucket:
-        return Decision(Disposition.IGNORED, f"bucket {event.bucket!r} is not the watched bucket")
+        return EventDecision(
+            Disposition.IGNORED, f"bucket {event.bucket!r} is not the watched bucket"
+        )
     if event.kind is EventKind.OTHER:
-        return Decision(Disposition.IGNORED, f"{event.event_name} does not change content")
+        return EventDecision(Disposition.IGNORED, f"{event.event_name} does not change content")
     if not is_profile_key(event.key):
-        return Decision(Disposition.IGNORED, "not an .h5 object")
+        return EventDecision(Disposition.IGNORED, "not an .h5 object")
     return None
 
 
@@ -98,7 +72,7 @@ def decide_content(
     *,
     failure_was_final: bool = True,
     job_alive: bool = True,
-) -> Decision:
+) -> EventDecision:
     """New content seen (event or rescan): queue an analysis, or note it as a duplicate.
 
     `failure_was_final`: a failed row's reason is about the file itself (`FINAL_KINDS`), so
@@ -107,27 +81,31 @@ def decide_content(
     checks; the listener assumes so).
     """
     if state is None:
-        return Decision(Disposition.ACCEPTED, "new object")
+        return EventDecision(Disposition.ACCEPTED, "new object")
     if not same_content(state, etag, version_id):
-        return Decision(Disposition.ACCEPTED, "new content supersedes the previous upload")
+        return EventDecision(Disposition.ACCEPTED, "new content supersedes the previous upload")
     if state.status is Status.REMOVED:
-        return Decision(Disposition.ACCEPTED, "object is back after a removal")
+        return EventDecision(Disposition.ACCEPTED, "object is back after a removal")
     if state.status is Status.OK:
-        return Decision(Disposition.DUPLICATE, "already analysed")
+        return EventDecision(Disposition.DUPLICATE, "already analysed")
     if state.status is Status.FAILED:
         if failure_was_final:
-            return Decision(Disposition.DUPLICATE, "already failed for this content")
-        return Decision(Disposition.ACCEPTED, "retrying a failure the file was not to blame for")
+            return EventDecision(Disposition.DUPLICATE, "already failed for this content")
+        return EventDecision(
+            Disposition.ACCEPTED, "retrying a failure the file was not to blame for"
+        )
     if not job_alive:
-        return Decision(Disposition.ACCEPTED, f"{state.status} but no job in the queue")
-    return Decision(Disposition.DUPLICATE, f"already {state.status}", in_flight=True)
+        return EventDecision(Disposition.ACCEPTED, f"{state.status} but no job in the queue")
+    return EventDecision(Disposition.DUPLICATE, f"already {state.status}", in_flight=True)
 
 
-def decide_removal(state: ObjectState | None, version_id: str | None) -> Decision:
+def decide_removal(state: ObjectState | None, version_id: str | None) -> EventDecision:
     """A removal notification: mark the results removed unless it concerns an old version."""
     if state is not None and state.version_id and version_id and state.version_id != version_id:
-        return Decision(Disposition.IGNORED, "removal of a version that is not the current one")
-    return Decision(Disposition.REMOVED, None)
+        return EventDecision(
+            Disposition.IGNORED, "removal of a version that is not the current one"
+        )
+    return EventDecision(Disposition.REMOVED, None)
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 Each function opens its own transactions on the `IngestStore` and applies the pure rules of
 `rules.py` while holding the object's row lock. S3 and the analysis engine are reached through
-the small protocols below (the worker passes `ObjectStore` and a pool of `Runner`s), and their
+the protocols of `ports.py` (the worker passes `ObjectStore` and a pool of `Runner`s), and their
 blocking calls run in threads.
 """
 
@@ -10,14 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
-from analysis_module.connectors.errors import ObjectNotFound, TerminalError, TransientError
-from analysis_module.connectors.ingest_store import Content, IngestStore, IngestTx, ObjectRow
 from analysis_module.ingest import rules
 from analysis_module.ingest.downloads import download_path
 from analysis_module.ingest.events import (
@@ -26,44 +23,18 @@ from analysis_module.ingest.events import (
     ObjectEvent,
     RejectedRecord,
     owner_of,
-    source_of,
 )
-from analysis_module.ingest.rules import Decision, Disposition, FailureKind, Status
+from analysis_module.ingest.ports import Analyser, IngestStore, IngestTx, Objects
+from analysis_module.ingest.rules import Disposition, EventDecision, FailureKind, Status
+from analysis_module.pipeline_core.errors import ObjectNotFound, TerminalError, TransientError
+from analysis_module.pipeline_core.identity import object_source
+from analysis_module.pipeline_core.ingest_objects import Content, ObjectRow
 
 log = logging.getLogger(__name__)
 
 
-class Objects(Protocol):
-    """What the service needs of the object store (`connectors.s3.ObjectStore`)."""
-
-    bucket: str
-
-    def list_objects(self, prefix: str = "") -> Iterator[Any]: ...  # ObjectInfo per object
-
-    def head(self, key: str) -> Any: ...  # ObjectInfo: key, etag, size, version_id
-
-    def download(self, key: str, dest_path: Path, *, etag: str | None = None) -> str: ...
-
-
-class Analyser(Protocol):
-    """The analysis engine, awaitable (the worker wraps `runner.Runner` in threads)."""
-
-    async def analyse(
-        self,
-        path: Path,
-        *,
-        source: str,
-        owner: str | None,
-        etag: str | None,
-        label: str,
-        budget_s: float | None = None,
-    ) -> Any: ...  # runner.JobOutcome (status, error, failure_kind); TimeoutError after budget_s
-
-    async def mark_removed(self, source: str) -> None: ...
-
-
 @dataclass(frozen=True)
-class Recorded:
+class RecordedEvent:
     """What became of one record of a request (the listener's answer lists them)."""
 
     disposition: Disposition
@@ -85,7 +56,7 @@ class IngestConfig:
 
 async def record_notification(
     store: IngestStore, notification: Notification, config: IngestConfig
-) -> list[Recorded]:
+) -> list[RecordedEvent]:
     """Record every record of one request and queue their jobs, all in one transaction."""
     single = len(notification.records) == 1
     async with store.transaction() as tx:
@@ -104,7 +75,7 @@ def _body_of_one_record(notification: Notification, record: ObjectEvent | Reject
 
 async def _record_one(
     tx: IngestTx, record: ObjectEvent | RejectedRecord, payload: Any, config: IngestConfig
-) -> Recorded:
+) -> RecordedEvent:
     if isinstance(record, RejectedRecord):
         await tx.log_event(
             disposition=Disposition.REJECTED,
@@ -114,7 +85,7 @@ async def _record_one(
             bucket=record.bucket,
             key=record.key,
         )
-        return Recorded(Disposition.REJECTED, record.key, record.reason)
+        return RecordedEvent(Disposition.REJECTED, record.key, record.reason)
 
     decision = rules.classify_event(record, bucket=config.bucket)
     if decision is None and record.kind is EventKind.REMOVED:
@@ -132,7 +103,7 @@ async def _record_one(
         etag=record.etag,
         version_id=record.version_id,
     )
-    return Recorded(decision.disposition, record.key, decision.reason)
+    return RecordedEvent(decision.disposition, record.key, decision.reason)
 
 
 async def observe_content(
@@ -143,7 +114,7 @@ async def observe_content(
     *,
     job_alive: bool = True,
     retry_failed: bool = False,
-) -> Decision:
+) -> EventDecision:
     """Content seen under `key` (event, rescan, a worker's HEAD): queue it unless known.
 
     A failed object is queued again unless the file was to blame; `retry_failed` queues it
@@ -152,7 +123,7 @@ async def observe_content(
     row, _ = await tx.lock_or_create_object(
         bucket=config.bucket,
         key=key,
-        source=source_of(config.bucket, key),
+        source=object_source(config.bucket, key),
         owner=owner_of(key, config.namespace_prefix),
     )
     state = None if row.status is Status.RECEIVED and row.etag is None else row.state
@@ -165,11 +136,11 @@ async def observe_content(
     return decision
 
 
-async def _record_removal(tx: IngestTx, event: ObjectEvent, config: IngestConfig) -> Decision:
+async def _record_removal(tx: IngestTx, event: ObjectEvent, config: IngestConfig) -> EventDecision:
     row, _ = await tx.lock_or_create_object(
         bucket=config.bucket,
         key=event.key,
-        source=source_of(config.bucket, event.key),
+        source=object_source(config.bucket, event.key),
         owner=owner_of(event.key, config.namespace_prefix),
     )
     decision = rules.decide_removal(row.state, event.version_id)
@@ -189,7 +160,7 @@ class WorkerDeps:
     config: IngestConfig
 
 
-class Outcome(StrEnum):
+class TaskOutcome(StrEnum):
     """How a job that did not fail ended (failures raise; the worker counts all of them)."""
 
     OK = "ok"  # analysed, and the result recorded
@@ -198,50 +169,32 @@ class Outcome(StrEnum):
 
 
 @dataclass(frozen=True)
-class JobResult:
-    outcome: Outcome
+class TaskResult:
+    outcome: TaskOutcome
     detail: str  # what happened, in a few words
 
     def __str__(self) -> str:
         return self.detail
 
 
-async def analyse_object(deps: WorkerDeps, key: str, *, job_attempt: int) -> JobResult:
+async def analyse_object(deps: WorkerDeps, key: str, *, job_attempt: int) -> TaskResult:
     """Analyse the object's current content once; returns how that ended.
 
     Raises `TransientError` when S3 or a database is unreachable (the job is retried) and
     `TerminalError` when the file or the object cannot be analysed (it is not).
     """
-    config = deps.config
-    async with deps.store.transaction() as tx:
-        row = await tx.lock_object(config.bucket, key)
-        start = rules.decide_start(
-            row.state if row else None,
-            job_attempt=job_attempt,
-            max_attempts=config.max_attempts,
-            worker_kills=row.worker_kills if row else 0,
-            timeouts=row.timeouts if row else 0,
-        )
-        if start.give_up:
-            gave_up = start.reason if start.poison else _gave_up(row, start.reason)
-            kind = FailureKind.POISON if start.poison else _kind_of_transient(row.error)
-            await tx.mark_finished(row, status=Status.FAILED, error=gave_up, failure_kind=kind)
-        elif start.run:
-            await tx.mark_running(row)
-            row = replace(row, status=Status.RUNNING, attempts=row.attempts + 1)
-    if start.give_up:
-        raise TerminalError(gave_up)
+    row, start = await _start(deps, key, job_attempt=job_attempt)
     if not start.run:
-        return JobResult(Outcome.SUPERSEDED, start.reason or "skipped")
+        return TaskResult(TaskOutcome.SUPERSEDED, start.reason or "skipped")
 
     try:
         info = await asyncio.to_thread(deps.objects.head, key)
-        with download_path(config.download_dir) as path:
+        with download_path(deps.config.download_dir) as path:
             etag = await asyncio.to_thread(deps.objects.download, key, path, etag=info.etag)
             outcome = await _analyse_within_budget(deps, row, path, etag)
     except ObjectNotFound:
         await _object_vanished(deps, row)
-        return JobResult(Outcome.REMOVED, "object no longer exists")
+        return TaskResult(TaskOutcome.REMOVED, "object no longer exists")
     except _TimedOut:
         raise
     except TransientError as exc:
@@ -267,8 +220,34 @@ async def analyse_object(deps: WorkerDeps, key: str, *, job_attempt: int) -> Job
     if status is Status.FAILED:
         raise TerminalError(outcome.error or "analysis failed")
     if not recorded:
-        return JobResult(Outcome.SUPERSEDED, f"analysed {etag}; a newer job records the status")
-    return JobResult(Outcome.OK, f"analysed {etag}")
+        return TaskResult(
+            TaskOutcome.SUPERSEDED, f"analysed {etag}; a newer job records the status"
+        )
+    return TaskResult(TaskOutcome.OK, f"analysed {etag}")
+
+
+async def _start(deps: WorkerDeps, key: str, *, job_attempt: int):
+    """Decide whether this job runs (the row set `running`); TerminalError when it gives up."""
+    config = deps.config
+    async with deps.store.transaction() as tx:
+        row = await tx.lock_object(config.bucket, key)
+        start = rules.decide_start(
+            row.state if row else None,
+            job_attempt=job_attempt,
+            max_attempts=config.max_attempts,
+            worker_kills=row.worker_kills if row else 0,
+            timeouts=row.timeouts if row else 0,
+        )
+        if start.give_up:
+            gave_up = start.reason if start.poison else _gave_up(row, start.reason)
+            kind = FailureKind.POISON if start.poison else _kind_of_transient(row.error)
+            await tx.mark_finished(row, status=Status.FAILED, error=gave_up, failure_kind=kind)
+        elif start.run:
+            await tx.mark_running(row)
+            row = replace(row, status=Status.RUNNING, attempts=row.attempts + 1)
+    if start.give_up:
+        raise TerminalError(gave_up)
+    return row, start
 
 
 async def _analyse_within_budget(deps: WorkerDeps, row: ObjectRow, path: Path, etag: str):
@@ -290,7 +269,7 @@ async def _analyse_within_budget(deps: WorkerDeps, row: ObjectRow, path: Path, e
 
 
 class _TimedOut(TransientError):
-    """Recorded already (`note_timeout`); the job is retried."""
+    """RecordedEvent already (`note_timeout`); the job is retried."""
 
 
 def _label(row: ObjectRow) -> str:
@@ -362,21 +341,21 @@ def _gave_up(row: ObjectRow, reason: str | None) -> str:
     return f"{reason}: {row.error}" if row.error else (reason or "gave up")
 
 
-async def apply_removal(deps: WorkerDeps, key: str) -> JobResult:
+async def apply_removal(deps: WorkerDeps, key: str) -> TaskResult:
     """The object was removed: mark its results removed, unless it is back in the bucket."""
     config = deps.config
     async with deps.store.transaction() as tx:
         row = await tx.lock_object(config.bucket, key)
     if row is None or row.status is not Status.REMOVED:
-        return JobResult(Outcome.SUPERSEDED, "object is not removed any more")
+        return TaskResult(TaskOutcome.SUPERSEDED, "object is not removed any more")
     try:
         info = await asyncio.to_thread(deps.objects.head, key)
     except ObjectNotFound:
         await deps.analyser.mark_removed(row.source)
-        return JobResult(Outcome.REMOVED, "results marked removed")
+        return TaskResult(TaskOutcome.REMOVED, "results marked removed")
     # Notifications are not ordered: the object was uploaded again after this removal.
     async with deps.store.transaction() as tx:
         decision = await observe_content(
             tx, key, Content(info.etag, info.version_id, info.size), config
         )
-    return JobResult(Outcome.SUPERSEDED, f"object exists again: {decision.reason}")
+    return TaskResult(TaskOutcome.SUPERSEDED, f"object exists again: {decision.reason}")

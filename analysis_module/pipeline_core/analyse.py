@@ -18,8 +18,6 @@ import pyarrow.compute as pc
 from analysis_module.pipeline_core.epochs import drop_invalid_times
 from analysis_module.pipeline_core.factors import PiecewiseConstant
 from analysis_module.pipeline_core.figures import (
-    J_PER_KWH,
-    J_PER_MWH,
     EnergyFigures,
     apply_optional_factor,
     metrics_row,
@@ -33,6 +31,7 @@ from analysis_module.pipeline_core.node_energy import (
 )
 from analysis_module.pipeline_core.tasks import TaskFigures, aggregate_tasks
 from analysis_module.pipeline_core.timeseries import timeseries_table
+from analysis_module.pipeline_core.units import JOULES_PER_KWH, JOULES_PER_MWH
 
 
 class NodeStepLike(Protocol):
@@ -90,12 +89,15 @@ class _Factors:
         }
         integration = integrate_series(series, **gaps)
         cost = apply_optional_factor(
-            integration, self.price, joules_per_unit=J_PER_MWH, missing_note="no price configured"
+            integration,
+            self.price,
+            joules_per_unit=JOULES_PER_MWH,
+            missing_note="no price configured",
         )
         co2 = apply_optional_factor(
             integration,
             self.carbon,
-            joules_per_unit=J_PER_KWH,
+            joules_per_unit=JOULES_PER_KWH,
             missing_note="no carbon intensity configured",
         )
         figures = EnergyFigures(
@@ -221,31 +223,7 @@ def analyse_profile(
         {n: computed[id(s)][0] for n, s in node_series.items()},
     )
     for ns in profile.node_steps:
-        key = (ns.step, ns.node)
-        series = step_series.get(key)
-        integration = figures = None
-        if series is not None:
-            # a node with one step has the same series at both levels: computed once
-            known = computed.get(id(series))
-            figures, integration = known or factor_set.figures(series, options)
-            found.step_node_energy[key] = figures
-        if span := _other_series_span(profile, ns):
-            found.other_spans[key] = span
-        tasks = _read_tasks(profile, ns)
-        if tasks is not None:
-            found.step_node_tasks[key] = tasks.figures
-        rows = timeseries_table(
-            ns.step,
-            ns.node,
-            series,
-            integration,
-            figures,
-            factor_set.price,
-            factor_set.carbon,
-            tasks,
-        )
-        if rows is not None:
-            batch.add(rows)
+        _collect_node_step(profile, ns, options, step_series, computed, factor_set, found, batch)
     batch.flush()
 
     pue = options.pue
@@ -263,6 +241,44 @@ def analyse_profile(
         row["price_source"] = factor_set.price.source if factor_set.price else None
         row["carbon_source"] = factor_set.carbon.source if factor_set.carbon else None
     return JobAnalysis(job_id=profile.job_id, summary=summary, breakdown=breakdown)
+
+
+def _collect_node_step(
+    profile: ProfileLike,
+    ns: NodeStepLike,
+    options: AnalysisOptions,
+    step_series: dict,
+    computed: dict,
+    factor_set: _Factors,
+    found: _Collected,
+    batch: _RowBatch,
+) -> None:
+    """One step on one node: its figures into `found`, its timeseries rows into `batch`."""
+    key = (ns.step, ns.node)
+    series = step_series.get(key)
+    integration = figures = None
+    if series is not None:
+        # a node with one step has the same series at both levels: computed once
+        known = computed.get(id(series))
+        figures, integration = known or factor_set.figures(series, options)
+        found.step_node_energy[key] = figures
+    if span := _other_series_span(profile, ns):
+        found.other_spans[key] = span
+    tasks = _read_tasks(profile, ns)
+    if tasks is not None:
+        found.step_node_tasks[key] = tasks.figures
+    rows = timeseries_table(
+        ns.step,
+        ns.node,
+        series,
+        integration,
+        figures,
+        factor_set.price,
+        factor_set.carbon,
+        tasks,
+    )
+    if rows is not None:
+        batch.add(rows)
 
 
 def _node_series(step_series: dict[tuple, PowerSeries], nodes: list[str]) -> dict:

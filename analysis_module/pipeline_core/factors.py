@@ -17,11 +17,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-JOULES_PER_KWH = 3.6e6
-JOULES_PER_MWH = 3.6e9
-JOULES_PER_UNIT = {"EUR/MWh": JOULES_PER_MWH, "g/kWh": JOULES_PER_KWH, "EUR/kWh": JOULES_PER_KWH}
-"""Energy denominator of each known factor unit: guards against a factor-1000 unit error
-(joules divided by 3.6e6 against a price per MWh)."""
+from analysis_module.pipeline_core.units import JOULES_PER_KWH, JOULES_PER_MWH, JOULES_PER_UNIT
+
+__all__ = ["JOULES_PER_KWH", "JOULES_PER_MWH"]  # with the factors they convert
 
 _ALL_TIME_START_S = int(np.iinfo(np.int64).min)
 _ALL_TIME_END_S = int(np.iinfo(np.int64).max)

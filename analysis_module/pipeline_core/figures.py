@@ -14,9 +14,8 @@ from analysis_module.pipeline_core.integrate import Integration
 from analysis_module.pipeline_core.node_energy import PowerSeries
 from analysis_module.pipeline_core.peak import peak_power
 from analysis_module.pipeline_core.tasks import TaskFigures
+from analysis_module.pipeline_core.units import JOULES_PER_KWH
 
-J_PER_MWH = 3.6e9
-J_PER_KWH = 3.6e6
 NO_VALID_POWER = (
     "energy unknown: no interval between two valid power samples "
     "(all samples missing, implausible or too far apart)"
@@ -145,7 +144,7 @@ def _energy_columns(
     appliance, appliance_s = compare_to_appliance(energy_j)
     return {
         "energy_j": energy_j,
-        "energy_kwh": energy_j / J_PER_KWH,
+        "energy_kwh": energy_j / JOULES_PER_KWH,
         "avg_power_w": energy_j / tts if tts else None,
         "edp_js": energy_j * tts if tts is not None else None,
         # A node that recorded no Energy at all is uncovered too (section 4: nodes x duration).

@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from analysis_module.runner import FactorOptions, build_runner
+from analysis_module.app.runner import FactorOptions, build_runner
 from analysis_module.settings import AnalysisSettings
-from analysis_module.slurm_synth import NodeSpec, StepSpec, TaskSeries, write_job_file
+from tests.support.slurm_synth import NodeSpec, StepSpec, TaskSeries, write_job_file
 
 
 def make_runner(tmp_path: Path, *, rule: str = "trapezoid", **factor_options):

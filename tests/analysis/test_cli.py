@@ -12,7 +12,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from analysis_module.slurm_synth import write_legacy_file
+from tests.support.slurm_synth import write_legacy_file
 
 ROOT = Path(__file__).resolve().parents[2]
 

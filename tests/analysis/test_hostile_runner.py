@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 
-from analysis_module.runner import build_runner
+from analysis_module.app.runner import build_runner
 from analysis_module.settings import AnalysisSettings
 from tests.analysis.conftest import query
 from tests.support.hostile_profiles import EXAMPLES, SECRET_MARKER, VALID_NAME, write_corpus

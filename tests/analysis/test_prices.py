@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from analysis_module.app.runner import FactorOptions, build_runner
 from analysis_module.connectors.factor_sources import FactorUnavailable
-from analysis_module.runner import FactorOptions, build_runner
 from analysis_module.settings import AnalysisSettings
 from tests.analysis.conftest import one_node_job
 

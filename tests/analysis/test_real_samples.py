@@ -97,7 +97,7 @@ def test_job_table_has_one_row_per_step_node_and_time(runner_factory, examples_d
 
 
 def test_site_energy_plugin_sets_the_scope_of_power(tmp_path, examples_dir):
-    from analysis_module.runner import build_runner
+    from analysis_module.app.runner import build_runner
     from analysis_module.settings import AnalysisSettings
 
     settings = AnalysisSettings(DUCKDB_PATH=tmp_path / "r.duckdb", ENERGY_PLUGIN="pm_counters")

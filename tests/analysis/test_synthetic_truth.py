@@ -7,7 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from analysis_module.slurm_synth import (
+from tests.analysis.conftest import one_node_job, query
+from tests.support.slurm_synth import (
     NodeSpec,
     StepSpec,
     TaskSeries,
@@ -16,7 +17,6 @@ from analysis_module.slurm_synth import (
     write_job_file,
     write_node_step_file,
 )
-from tests.analysis.conftest import one_node_job, query
 
 T0 = 1_795_000_000
 NO_VAL = 4294967294

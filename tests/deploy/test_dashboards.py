@@ -1,6 +1,6 @@
 """Every Grafana panel and variable query, run against PostgreSQL filled by the real pipeline.
 
-The sample profiles go through `analysis_module.runner` (as the workers run it) into a fresh,
+The sample profiles go through `analysis_module.app.runner` (as the workers run it) into a fresh,
 migrated database, for two users plus one profile that can't be analysed. The queries then
 run the way Grafana sends them (variables interpolated, macros expanded: `grafana_sql`) as a
 role that has only the grants of deploy/grafana/grafana-reader.sql.
@@ -52,7 +52,7 @@ class Results:
 
 
 def _analyse_samples(db: postgres.PgDatabase, tmp: Path) -> list:
-    from analysis_module.runner import FactorOptions, build_runner
+    from analysis_module.app.runner import FactorOptions, build_runner
     from analysis_module.settings import AnalysisSettings
 
     runner = build_runner(
@@ -273,7 +273,7 @@ def test_reader_sees_the_results_and_nothing_else(results):
 
 def test_reader_reads_job_tables_created_after_the_grants(results, tmp_path):
     """Default privileges: a worker's next job table is readable without re-running the SQL."""
-    from analysis_module.runner import build_runner
+    from analysis_module.app.runner import build_runner
     from analysis_module.settings import AnalysisSettings
 
     runner = build_runner(AnalysisSettings(**results.db.env()))

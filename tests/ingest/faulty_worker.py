@@ -15,9 +15,10 @@ import time
 
 import psycopg
 
-from analysis_module import runner, worker
+from analysis_module.app import runner
 from analysis_module.connectors import duckdb_sink
 from analysis_module.settings import AnalysisSettings
+from analysis_module.worker.__main__ import main as run_worker
 
 _real_breakdown = runner.breakdown_table
 _real_append = duckdb_sink.DuckDBJobWriter.append_timeseries
@@ -55,4 +56,4 @@ runner.breakdown_table = _breakdown
 duckdb_sink.DuckDBJobWriter.append_timeseries = _append_timeseries
 
 if __name__ == "__main__":
-    worker.main()
+    run_worker()

@@ -13,11 +13,10 @@ from analysis_module.ingest.events import (
     ObjectEvent,
     RejectedRecord,
     is_profile_key,
-    normalise_etag,
     owner_of,
     parse_notification,
-    source_of,
 )
+from analysis_module.pipeline_core.identity import normalise_etag, object_source
 from tests.ingest.support import SAMPLES
 
 
@@ -122,4 +121,4 @@ def test_helpers():
     assert normalise_etag('"abc"') == "abc"
     assert normalise_etag('""') is None
     assert is_profile_key("a/b/JOB.H5") and not is_profile_key("a/notes.txt")
-    assert source_of("benchmarks", "user-1/a b.h5") == "s3://benchmarks/user-1/a b.h5"
+    assert object_source("benchmarks", "user-1/a b.h5") == "s3://benchmarks/user-1/a b.h5"

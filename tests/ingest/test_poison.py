@@ -13,7 +13,7 @@ import uuid
 import httpx
 import pytest
 
-from analysis_module.ingest.rescan import rescan
+from analysis_module.app.ingest_setup import rescan
 from analysis_module.settings import AnalysisSettings
 from tests.ingest.conftest import listener_process, running, service_env, worker_process
 from tests.ingest.support import (

@@ -14,12 +14,13 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from analysis_module import duckdb_analysis, runner
+from analysis_module import duckdb_analysis
+from analysis_module.app import runner
+from analysis_module.app.runner import build_runner
 from analysis_module.connectors import duckdb_sink
-from analysis_module.connectors.errors import TransientError
-from analysis_module.runner import build_runner
+from analysis_module.pipeline_core.errors import TransientError
 from analysis_module.settings import AnalysisSettings
-from analysis_module.worker import RunnerPool
+from analysis_module.worker.runner_pool import RunnerPool
 from tests.ingest.support import EXAMPLES, fetch_all, summary_row
 from tests.support.postgres import PgDatabase
 

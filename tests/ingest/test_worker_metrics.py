@@ -8,7 +8,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from analysis_module.worker import Health
+from analysis_module.worker.health import Health
 from tests.ingest.conftest import listener_process, running, service_env, worker_process
 from tests.ingest.support import minio_event, object_row, profile_bytes, upload, wait_until
 from tests.support.net import free_port, wait_for_http

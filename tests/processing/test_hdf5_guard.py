@@ -20,14 +20,14 @@ from analysis_module.processing import (
 )
 from analysis_module.processing.hdf5_guard import ReadBudget
 from analysis_module.settings import AnalysisSettings
-from analysis_module.slurm_synth import (
+from tests.support import hostile_profiles as hostile
+from tests.support.slurm_synth import (
     NodeSpec,
     StepSpec,
     write_int_attr,
     write_job_file,
     write_node_attrs,
 )
-from tests.support import hostile_profiles as hostile
 
 JOB_5 = Path(__file__).resolve().parents[2] / "examples" / "profiles" / "job_5.h5"
 

@@ -18,7 +18,7 @@ from analysis_module.processing import (
     open_profile,
     read_energy,
 )
-from analysis_module.slurm_synth import (
+from tests.support.slurm_synth import (
     NodeSpec,
     StepSpec,
     append_rows,

@@ -16,7 +16,7 @@ from analysis_module.processing import (
     read_profile_tables,
     read_tasks,
 )
-from analysis_module.slurm_synth import (
+from tests.support.slurm_synth import (
     NodeSpec,
     StepSpec,
     TaskSeries,

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from analysis_module.processing import read_profile_tables
-from analysis_module.slurm_synth import (
+from tests.support.slurm_synth import (
     NodeSpec,
     StepSpec,
     TaskSeries,

@@ -23,7 +23,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from analysis_module.slurm_synth import (
+from tests.support.slurm_synth import (
     NodeSpec,
     StepSpec,
     TaskSeries,

@@ -6,8 +6,9 @@ import asyncio
 import logging
 from pathlib import Path
 
-from analysis_module.connectors.errors import TransientError
-from analysis_module.runner import Runner, build_runner
+from analysis_module.app.runner import Runner, build_runner
+from analysis_module.pipeline_core.errors import TransientError
+from analysis_module.pipeline_core.text import one_line
 from analysis_module.settings import AnalysisSettings
 
 log = logging.getLogger("analysis_module.worker")
@@ -98,7 +99,7 @@ def describe(exc: BaseException) -> str:
     """One line with the causes (procrastinate wraps driver errors in "Database error.")."""
     parts = []
     while exc is not None and len(parts) < 4:
-        parts.append(" ".join(str(exc).split()) or type(exc).__name__)
+        parts.append(one_line(exc))
         exc = exc.__cause__
     return ": ".join(parts)
 

@@ -9,7 +9,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from analysis_module.ingest.events import is_profile_key, owner_of, source_of
+from analysis_module.ingest.events import is_profile_key, owner_of
+from analysis_module.pipeline_core.identity import object_source
 from analysis_module.settings import AnalysisSettings
 
 
@@ -69,7 +70,7 @@ def s3_inputs(settings: AnalysisSettings) -> list[ProfileInput]:
     return [
         ProfileInput(
             display=obj.key.removeprefix(settings.minio_prefix) or obj.key,
-            source=source_of(bucket, obj.key),
+            source=object_source(bucket, obj.key),
             owner=owner_of(obj.key, settings.minio_bucket_prefix),
             etag=obj.etag,
             key=obj.key,

@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from analysis_module.connectors.duckdb_sink import DuckDBSink, is_connection_failure
-from analysis_module.connectors.errors import ConfigurationError, TransientError
 from analysis_module.connectors.factor_sources import FactorSources, SmardClient
 from analysis_module.pipeline_core.analyse import AnalysisOptions, analyse_profile
+from analysis_module.pipeline_core.errors import ConfigurationError, TransientError
 from analysis_module.pipeline_core.naming import table_name_for
 from analysis_module.pipeline_core.power import POWER_SCOPE_BY_PLUGIN
 from analysis_module.pipeline_core.records import breakdown_table, summary_table
@@ -90,16 +90,14 @@ def default_factor_options(settings: AnalysisSettings) -> FactorOptions:
 
 
 def build_sink(settings: AnalysisSettings, duckdb_path: Path | None = None) -> ResultSink:
-    """PostgreSQL (through DuckDB) when POSTGRES_HOST is set, else a local DuckDB file."""
-    if settings.use_postgres:
-        from analysis_module.migrate import upgrade_database
+    """PostgreSQL (through DuckDB) when POSTGRES_HOST is set, else a local DuckDB file.
 
-        dsn = settings.postgres_dsn()
-        try:
-            upgrade_database(dsn)
-        except Exception as exc:  # psycopg/sqlalchemy errors: the server is not there yet
-            raise TransientError(f"PostgreSQL unreachable: {' '.join(str(exc).split())}") from exc
-        return DuckDBSink.postgres(dsn, memory_limit=settings.duckdb_memory_limit)
+    The PostgreSQL tables come from the migrations, which the process applied when it booted.
+    """
+    if settings.use_postgres:
+        return DuckDBSink.postgres(
+            settings.postgres_dsn(), memory_limit=settings.duckdb_memory_limit
+        )
     return DuckDBSink.local(
         duckdb_path or settings.duckdb_path, memory_limit=settings.duckdb_memory_limit
     )

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from analysis_module.connectors.errors import TransientError
+from analysis_module.app.runner import FactorOptions, build_runner
 from analysis_module.migrate import upgrade_database
+from analysis_module.pipeline_core.errors import TransientError
 from analysis_module.pipeline_core.records import breakdown_table, summary_table
 from analysis_module.pipeline_core.schema import JOB_STEP_NODE, JOB_SUMMARY, JOB_TIMESERIES
-from analysis_module.runner import FactorOptions, build_runner
 from analysis_module.settings import AnalysisSettings
 from tests.support import postgres
 

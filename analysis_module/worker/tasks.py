@@ -4,7 +4,7 @@ Resources (the store, S3, the analysis engine) are built once per worker process
 tasks through procrastinate's job context (`additional_context["ingest"]`), never through
 module globals. Task names: `ingest:analyse_object`, `ingest:apply_removal`,
 `ingest:rescan_bucket` (periodic, INGEST_RESCAN_CRON) and `ingest:prune_history` (daily).
-The object tasks return the service's `JobResult`, whose outcome the worker counts.
+The object tasks return the service's `TaskResult`, whose outcome the worker counts.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from procrastinate import Blueprint, JobContext
 
 from analysis_module.connectors import queue
 from analysis_module.ingest import rescan, service
+from analysis_module.pipeline_core.identity import object_source
 from analysis_module.settings import AnalysisSettings
 
 log = logging.getLogger(__name__)
@@ -26,37 +27,52 @@ def _deps(context: JobContext) -> service.WorkerDeps:
     return context.additional_context[CONTEXT_KEY]
 
 
-def _not_watched(bucket: str) -> service.JobResult:
-    return service.JobResult(
-        service.Outcome.SUPERSEDED, f"bucket {bucket!r} is not watched any more"
+def _not_watched(bucket: str) -> service.TaskResult:
+    return service.TaskResult(
+        service.TaskOutcome.SUPERSEDED, f"bucket {bucket!r} is not watched any more"
     )
 
 
 def ingest_blueprint(settings: AnalysisSettings) -> Blueprint:
     """The tasks, with the retry policy and the rescan schedule of these settings."""
     blueprint = Blueprint()
+    _add_object_tasks(blueprint, settings)
+    rescan_bucket, prune_history = _add_housekeeping_tasks(blueprint, settings)
+    if settings.ingest_rescan_cron:
+        blueprint.periodic(cron=settings.ingest_rescan_cron, periodic_id="rescan")(rescan_bucket)
+    if settings.ingest_retention_days:
+        blueprint.periodic(cron="17 3 * * *", periodic_id="prune")(prune_history)
+    return blueprint
+
+
+def _add_object_tasks(blueprint: Blueprint, settings: AnalysisSettings) -> None:
+    """`analyse_object` and `apply_removal`: one object each, retried by the queue's policy."""
     retry = queue.retry_strategy(settings)
 
     @blueprint.task(name="analyse_object", pass_context=True, retry=retry)
     async def analyse_object(
         context: JobContext, bucket: str, key: str, etag: str | None = None
-    ) -> service.JobResult:
+    ) -> service.TaskResult:
         """Analyse the object's current content (`etag` is what the event announced)."""
         deps = _deps(context)
         if bucket != deps.config.bucket:
             return _not_watched(bucket)
         result = await service.analyse_object(deps, key, job_attempt=context.job.attempts)
-        log.info("%s: %s", queue.object_lock(bucket, key), result)
+        log.info("%s: %s", object_source(bucket, key), result)
         return result
 
     @blueprint.task(name="apply_removal", pass_context=True, retry=retry)
-    async def apply_removal(context: JobContext, bucket: str, key: str) -> service.JobResult:
+    async def apply_removal(context: JobContext, bucket: str, key: str) -> service.TaskResult:
         deps = _deps(context)
         if bucket != deps.config.bucket:
             return _not_watched(bucket)
         result = await service.apply_removal(deps, key)
-        log.info("%s: %s", queue.object_lock(bucket, key), result)
+        log.info("%s: %s", object_source(bucket, key), result)
         return result
+
+
+def _add_housekeeping_tasks(blueprint: Blueprint, settings: AnalysisSettings) -> tuple:
+    """`rescan_bucket` and `prune_history`, for the periodic schedule to call."""
 
     @blueprint.task(
         name="rescan_bucket",
@@ -94,8 +110,4 @@ def ingest_blueprint(settings: AnalysisSettings) -> Blueprint:
         )
         return {"events_deleted": await _deps(context).store.prune_events(older_than_days=days)}
 
-    if settings.ingest_rescan_cron:
-        blueprint.periodic(cron=settings.ingest_rescan_cron, periodic_id="rescan")(rescan_bucket)
-    if settings.ingest_retention_days:
-        blueprint.periodic(cron="17 3 * * *", periodic_id="prune")(prune_history)
-    return blueprint
+    return rescan_bucket, prune_history

@@ -3,7 +3,8 @@
 Connectors raise these instead of their client library's exceptions, so callers (the worker's
 retry policy, the listener's answer to MinIO, the batch CLI) decide without knowing boto3 or
 psycopg. The message is one line and safe to store as a status reason: no credentials, no URLs
-with secrets in them.
+with secrets in them. They live below both `connectors` (which raise them) and `ingest` (which
+decides on them through its ports), so neither package imports the other.
 """
 
 from __future__ import annotations

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from analysis_module.connectors.errors import ObjectNotFound, TransientError
 from analysis_module.connectors.s3 import ObjectStore
+from analysis_module.pipeline_core.errors import ObjectNotFound, TransientError
 from analysis_module.settings import AnalysisSettings
 from tests.ingest.support import upload
 from tests.support.net import free_port

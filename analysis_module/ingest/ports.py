@@ -1,0 +1,106 @@
+"""What the ingest services need of the outside world, as protocols (`typing.Protocol`).
+
+The connectors satisfy them without importing this package: `connectors.ingest_store`
+(`IngestStore`, `IngestTx`), `connectors.s3.ObjectStore` (`Objects`) and the worker's pool of
+analysis runners (`Analyser`). The entry points and the worker hand the real ones in, so
+`analysis_module.ingest` never imports `connectors`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from contextlib import AbstractAsyncContextManager
+from pathlib import Path
+from typing import Any, Protocol
+
+from analysis_module.pipeline_core.ingest_objects import Content, FailureKind, ObjectRow, Status
+
+
+class IngestTx(Protocol):
+    """One PostgreSQL transaction over the ingest tables and the job queue."""
+
+    async def lock_object(self, bucket: str, key: str) -> ObjectRow | None: ...
+
+    async def lock_or_create_object(
+        self, *, bucket: str, key: str, source: str, owner: str | None
+    ) -> tuple[ObjectRow, bool]: ...
+
+    async def log_event(
+        self,
+        *,
+        disposition: str,
+        reason: str | None,
+        payload: Any,
+        event_name: str | None = None,
+        bucket: str | None = None,
+        key: str | None = None,
+        etag: str | None = None,
+        version_id: str | None = None,
+    ) -> None: ...
+
+    async def queue_analysis(
+        self, row: ObjectRow, content: Content, *, new_content: bool
+    ) -> None: ...
+
+    async def queue_removal(self, row: ObjectRow, *, reason: str | None = None) -> None: ...
+
+    async def mark_running(self, row: ObjectRow) -> None: ...
+
+    async def mark_waiting_retry(self, row: ObjectRow, reason: str) -> None: ...
+
+    async def note_timeout(self, row: ObjectRow, reason: str) -> None: ...
+
+    async def note_worker_lost(self, source: str) -> bool: ...
+
+    async def mark_finished(
+        self,
+        row: ObjectRow,
+        *,
+        status: Status,
+        error: str | None,
+        content: Content | None = None,
+        failure_kind: FailureKind | None = None,
+    ) -> None: ...
+
+    async def snapshot(self, bucket: str, keys: list[str]) -> dict[str, tuple[ObjectRow, bool]]: ...
+
+    async def keys_not_in(self, bucket: str, prefix: str, seen: Iterable[str]) -> list[str]: ...
+
+
+class IngestStore(Protocol):
+    """The ingest tables: transactions, and a read-only snapshot of many objects."""
+
+    def transaction(self) -> AbstractAsyncContextManager[IngestTx]: ...
+
+    async def snapshot(self, bucket: str, keys: list[str]) -> dict[str, tuple[ObjectRow, bool]]: ...
+
+    async def prune_events(self, *, older_than_days: int) -> int: ...
+
+
+class Objects(Protocol):
+    """What the service needs of the object store (`connectors.s3.ObjectStore`)."""
+
+    bucket: str
+
+    def list_objects(self, prefix: str = "") -> Iterator[Any]: ...  # ObjectInfo per object
+
+    def head(self, key: str) -> Any: ...  # ObjectInfo: key, etag, size, version_id
+
+    def download(self, key: str, dest_path: Path, *, etag: str | None = None) -> str: ...
+
+
+class Analyser(Protocol):
+    """The analysis engine, awaitable (the worker wraps `runner.Runner` in threads)."""
+
+    async def analyse(
+        self,
+        path: Path,
+        *,
+        source: str,
+        owner: str | None,
+        etag: str | None,
+        label: str,
+        budget_s: float | None = None,
+    ) -> Any: ...  # runner.JobOutcome (status, error, failure_kind); TimeoutError after budget_s
+
+    async def mark_removed(self, source: str) -> None: ...
