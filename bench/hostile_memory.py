@@ -46,7 +46,7 @@ def write_case(path: Path, case: str, n_rows: int) -> None:
     """The case's file; ``n_rows`` is the row count of its largest table (per node)."""
     import h5py
 
-    from analysis_module.slurm_synth import write_int_attr
+    from tests.support.slurm_synth import write_int_attr
 
     n_nodes = 1
     if case == "energy_nodes":
