@@ -50,6 +50,7 @@ PROSE_DEFAULTS = {
     "14 days": 14 * 86400,
     "30 days": 30 * 86400,
     "2 GiB": 2 * 1024**3,
+    "10 GiB": 10 * 1024**3,
     "SMARD's chart_data URL": "https://www.smard.de/app/chart_data",
     "the rule of `ENERGY_PLUGIN`, else `trapezoid`": "trapezoid",
 }
