@@ -61,6 +61,8 @@ def legacy_server(analysed_store, s3_endpoint):
         LEGACY_CLIENT_COMPAT="true",
         LOG_LEVEL="INFO",  # uvicorn's access log and our own lines, all captured
         LOGIN_MAX_FAILURES_PER_ACCOUNT="3",
+        # no grace: a replayed refresh token is refused at once, whenever the test runs
+        REFRESH_REUSE_GRACE_S="0",
     )
     with AppProcess("api_backend.main:app", env) as server:
         server.bucket = bucket
@@ -145,6 +147,27 @@ def test_the_old_login_form_is_throttled_like_the_body_form(legacy_server):
         assert PASSWORD not in answer.text and "wrong" not in answer.text
     incomplete = httpx.post(url, params={"u": username})
     assert incomplete.status_code == 400 and username not in incomplete.text
+
+
+def test_a_stale_token_file_falls_back_to_the_old_login_and_syncs(legacy_server, tmp_path):
+    """The client's token file restored from before a refresh: its `?rid=` is refused with
+    the reason, the client then logs in with `?u=&p=` and its next sync works."""
+    username = f"origin-{uuid.uuid4().hex[:10]}"
+    origin = OriginClient(legacy_server.base_url)
+    origin.register(username, PASSWORD)
+    stale = origin.refresh_token
+    origin.refresh()
+    replay = httpx.post(f"{legacy_server.base_url}/auth/refresh", params={"rid": stale})
+    assert replay.status_code == 401
+    assert replay.json()["code"] == "invalid_grant" and stale not in replay.text
+    assert replay.headers["Deprecation"] == DEPRECATION
+
+    access = origin.login(username, PASSWORD)
+    (tmp_path / "job_7").mkdir()
+    (tmp_path / "job_7" / "slurm-7.err").write_bytes(b"")  # the client's zero-byte PUT
+    (tmp_path / "7_batch_vm.h5").write_bytes(b"h5")
+    assert origin.sync(access, tmp_path) == {"7_batch_vm.h5": 200, "job_7/slurm-7.err": 200}
+    assert origin.refresh()  # the new session refreshes as usual
 
 
 def test_benchmark_name_is_stored_as_signed_metadata(legacy_server, s3_endpoint):
