@@ -116,7 +116,27 @@ class DuckDBSink:
         sink.con.execute(
             f"CREATE TABLE IF NOT EXISTS main.job_step_node ({column_ddl(JOB_STEP_NODE)})"
         )
+        for name, schema in (("job_summary", JOB_SUMMARY), ("job_step_node", JOB_STEP_NODE)):
+            sink._append_new_columns(name, schema)
         return sink
+
+    def _append_new_columns(self, table_name: str, schema: pa.Schema) -> None:
+        """A DuckDB file written by an earlier version gets the metrics added since (always
+        the last columns, as the PostgreSQL migrations append them)."""
+        existing = {
+            row[0]
+            for row in self.con.execute(
+                "SELECT column_name FROM information_schema.columns "
+                "WHERE table_schema = 'main' AND table_name = ?",
+                [table_name],
+            ).fetchall()
+        }
+        for field in schema:
+            if field.name not in existing:
+                self.con.execute(
+                    f'ALTER TABLE main.{table_name} ADD COLUMN "{field.name}" '
+                    f"{DUCKDB_TYPES[field.type]}"
+                )
 
     @classmethod
     def postgres(cls, dsn: str, *, memory_limit: str = DEFAULT_MEMORY_LIMIT) -> DuckDBSink:

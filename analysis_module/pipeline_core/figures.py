@@ -186,7 +186,14 @@ def _no_energy(reason: str) -> dict:
 def _task_columns(tasks: TaskFigures | None) -> dict:
     if tasks is None:
         return dict.fromkeys(
-            ("cpu_time_s", "max_rss_mib", "read_mib", "write_mib", "mean_cpu_util_pct")
+            (
+                "cpu_time_s",
+                "max_rss_mib",
+                "read_mib",
+                "write_mib",
+                "mean_cpu_util_pct",
+                "task_sentinel_values",
+            )
         )
     return {
         "cpu_time_s": tasks.cpu_time_s,
@@ -194,6 +201,7 @@ def _task_columns(tasks: TaskFigures | None) -> dict:
         "read_mib": tasks.read_mib,
         "write_mib": tasks.write_mib,
         "mean_cpu_util_pct": tasks.mean_cpu_util_pct,
+        "task_sentinel_values": tasks.sentinel_values,
     }
 
 

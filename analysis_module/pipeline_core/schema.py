@@ -43,6 +43,8 @@ METRIC_FIELDS: list[pa.Field] = [
     pa.field("mean_cpu_util_pct", pa.float64()),
     pa.field("appliance", pa.string()),
     pa.field("appliance_duration_s", pa.float64()),
+    # last: migration 0004 appends it to tables that existed before (inserts are positional)
+    pa.field("task_sentinel_values", pa.int64()),
 ]
 
 # One row per analysed source; `source` is the key (a local path or s3://bucket/key).

@@ -14,11 +14,10 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
+from analysis_module.pipeline_core.task_sentinels import GPU_COLUMNS, cleaned, untracked_gpu
+
 KIB_PER_MIB = 1024.0
 KHZ_THRESHOLD = 100_000  # CPUFrequency above this is kHz (sysfs), below it MHz (/proc/cpuinfo)
-GPU_MEM_CEILING_MIB = (
-    1e7  # larger values are uninitialised memory, not a GPU (docs/energy-metrics.md section 7)
-)
 
 DELTA_COLUMNS = ("cpu_time_s", "read_mib", "write_mib")
 FIRST_ROW_COLUMNS = (
@@ -43,6 +42,7 @@ class TaskFigures:
     first_epoch: int | None = None
     last_epoch: int | None = None
     n_tasks: int = 0
+    sentinel_values: int = 0  # task values that were no measurements, published as nulls
 
     def plus(self, other: TaskFigures) -> TaskFigures:
         def pick(fn, a, b):
@@ -58,6 +58,7 @@ class TaskFigures:
             first_epoch=pick(min, self.first_epoch, other.first_epoch),
             last_epoch=pick(max, self.last_epoch, other.last_epoch),
             n_tasks=self.n_tasks + other.n_tasks,
+            sentinel_values=self.sentinel_values + other.sentinel_values,
         )
 
     @property
@@ -129,11 +130,13 @@ def aggregate_tasks(table: pa.Table) -> TaskSamples | None:
     epoch = table.column("epoch_s").to_numpy()
     elapsed = table.column("elapsed_s").to_numpy()
     raw = {name: _numpy(table, name) for name in (*DELTA_COLUMNS, *FIRST_ROW_COLUMNS)}
+    freq_scale = _frequency_scale(raw["cpu_frequency"])
     grid = _EpochGrid(epoch)
     figures = TaskFigures()
     bounds = np.concatenate([[0], np.flatnonzero(np.diff(rank)) + 1, [len(rank)]])
     for lo, hi in itertools.pairwise(bounds):
-        figures = figures.plus(_add_rank(grid, epoch[lo:hi], elapsed[lo:hi], raw, lo, hi))
+        rows = (epoch[lo:hi], elapsed[lo:hi], lo, hi)
+        figures = figures.plus(_add_rank(grid, rows, raw, freq_scale))
     present = np.flatnonzero(grid.count)
     counts = grid.count[present]
 
@@ -141,13 +144,15 @@ def aggregate_tasks(table: pa.Table) -> TaskSamples | None:
         sums, seen = grid.sums[name][present], grid.seen[name][present]
         return np.where(seen > 0, sums / scale, np.nan)
 
-    freq = raw["cpu_frequency"]
-    freq_scale = 1000.0 if freq is not None and np.nanmedian(freq) > KHZ_THRESHOLD else 1.0
+    def mean(name, scale=1.0):
+        seen = grid.seen[name][present]
+        return total(name, scale) / np.maximum(seen, 1)
+
     columns = {
         "n_tasks_sampled": counts.astype(np.int32),
         "cpu_util_pct": total("cpu_util_pct"),
         "cpu_time_s": total("cpu_time_s"),
-        "cpu_frequency_mhz": total("cpu_frequency", freq_scale) / counts,
+        "cpu_frequency_mhz": mean("cpu_frequency", freq_scale),
         "rss_mib": total("rss_kib", KIB_PER_MIB),
         "vmsize_mib": total("vmsize_kib", KIB_PER_MIB),
         "read_mib": total("read_mib"),
@@ -158,8 +163,18 @@ def aggregate_tasks(table: pa.Table) -> TaskSamples | None:
     return TaskSamples(grid.epochs(present), grid.first_elapsed[present], columns, figures)
 
 
-def _add_rank(grid, epoch, elapsed, raw, lo, hi) -> TaskFigures:
+def _frequency_scale(freq: np.ndarray | None) -> float:
+    """1000 when CPUFrequency is in kHz (sysfs), 1 when in MHz; sentinels do not vote."""
+    if freq is None:
+        return 1.0
+    values = freq.astype(np.float64)
+    values = values[np.isfinite(values) & (values < 2.0**32 - 2)]
+    return 1000.0 if len(values) and np.median(values) > KHZ_THRESHOLD else 1.0
+
+
+def _add_rank(grid, rows, raw, freq_scale) -> TaskFigures:
     """Adds one rank's rows to the grid; returns that task's own figures."""
+    epoch, elapsed, lo, hi = rows
     order = None if _sorted(epoch) else np.argsort(epoch, kind="stable")
     if order is not None:
         epoch, elapsed = epoch[order], elapsed[order]
@@ -167,21 +182,49 @@ def _add_rank(grid, epoch, elapsed, raw, lo, hi) -> TaskFigures:
     index = grid.index(epoch[starts])
     grid.count[index] += 1
     np.minimum.at(grid.first_elapsed, index, elapsed[starts])
-    per_task = {}
+    per_task, sentinels = {}, 0
     for name in (*DELTA_COLUMNS, *FIRST_ROW_COLUMNS):
         if raw[name] is None:
             per_task[name] = None
             continue
-        values = raw[name][lo:hi].astype(np.float64)
-        if order is not None:
-            values = values[order]
-        values = np.add.reduceat(values, starts) if name in DELTA_COLUMNS else values[starts]
-        if name == "gpu_mem_mib":  # not written on a task's first record; garbage untracked
-            values[0] = np.nan
-            values[(values > GPU_MEM_CEILING_MIB) | (values < 0)] = np.nan
+        stored = raw[name][lo:hi] if order is None else raw[name][lo:hi][order]
+        if name in DELTA_COLUMNS:
+            values, found = cleaned(name, stored)
+            values = _sum_per_epoch(values, starts)
+        else:
+            values, found = cleaned(name, stored[starts], frequency_scale=freq_scale)
+            found += _drop_unmeasured(name, values)
+        sentinels += found
         grid.add(index, name, values)
         per_task[name] = values
-    return _task_figures(epoch[starts], per_task)
+    figures = _task_figures(epoch[starts], per_task)
+    figures.sentinel_values = sentinels
+    return figures
+
+
+def _sum_per_epoch(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Deltas summed within each EpochTime; a sample with no valid delta stays missing."""
+    finite = ~np.isnan(values)
+    sums = np.add.reduceat(np.where(finite, values, 0.0), starts)
+    sums[np.add.reduceat(finite, starts) == 0] = np.nan
+    return sums
+
+
+def _drop_unmeasured(name: str, values: np.ndarray) -> int:
+    """GPUMemMB is not written on a task's first record; a GPU field the node does not track
+    is missing throughout, its first record's 0 included; a VMSize of 0 on every record is not
+    measured (cgroup v2 does not report it). Returns how many values it dropped."""
+    if name == "vmsize_kib" and len(values) and np.all(values == 0):
+        values[:] = np.nan
+        return len(values)
+    if name not in GPU_COLUMNS:
+        return 0
+    dropped = 0
+    if name == "gpu_mem_mib" and not np.isnan(values[0]):
+        values[0], dropped = np.nan, 1
+    if untracked_gpu(values) and not np.isnan(values[0]):
+        values[0], dropped = np.nan, dropped + 1
+    return dropped
 
 
 def _task_figures(epochs: np.ndarray, values: dict) -> TaskFigures:
@@ -193,9 +236,15 @@ def _task_figures(epochs: np.ndarray, values: dict) -> TaskFigures:
         cpu_time_s=total("cpu_time_s"),
         read_mib=total("read_mib"),
         write_mib=total("write_mib"),
-        max_rss_mib=float(np.nanmax(rss)) / KIB_PER_MIB if rss is not None else None,
+        max_rss_mib=_largest(rss, KIB_PER_MIB),
         task_wall_s=float(epochs[-1] - epochs[0]),
         first_epoch=int(epochs[0]),
         last_epoch=int(epochs[-1]),
         n_tasks=1,
     )
+
+
+def _largest(values: np.ndarray | None, scale: float) -> float | None:
+    if values is None or np.all(np.isnan(values)):
+        return None
+    return float(np.nanmax(values)) / scale

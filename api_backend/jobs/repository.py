@@ -51,6 +51,7 @@ METRIC_COLUMNS = (
     "mean_cpu_util_pct",
     "appliance",
     "appliance_duration_s",
+    "task_sentinel_values",
 )
 HEADLINE_COLUMNS = (
     "has_energy",

@@ -90,6 +90,9 @@ class Metrics(BaseModel):
     mean_cpu_util_pct: float | None = None
     appliance: str | None = None
     appliance_duration_s: float | None = None
+    task_sentinel_values: int | None = Field(
+        None, description="Task values that were Slurm sentinels or impossible, left null."
+    )
 
 
 class StepNodeMetrics(Metrics):

@@ -48,3 +48,20 @@ def test_existing_failures_are_classified_on_upgrade(old_db):
     upgrade_database(old_db.dsn)
     kinds = dict(fetch_all(old_db, "SELECT key, failure_kind FROM ingest_objects"))
     assert kinds == {**{key: kind for key, _, kind in FAILED_BEFORE}, "fine.h5": None}
+
+
+def test_task_sentinel_values_is_added_empty_to_existing_results():
+    db = postgres.create_database("bs_migrate")
+    try:
+        upgrade_database(db.dsn, "0003_failure_kind")
+        with db.connect() as conn:
+            conn.execute(
+                "INSERT INTO job_summary (source, status, analysed_at, energy_j)"
+                " VALUES ('s3://b/old.h5', 'ok', now(), 3150)"
+            )
+            conn.commit()
+        upgrade_database(db.dsn)
+        rows = fetch_all(db, "SELECT energy_j, task_sentinel_values FROM job_summary")
+        assert rows == [(3150.0, None)]
+    finally:
+        postgres.drop_database(db)

@@ -37,6 +37,9 @@ TASK_FIELDS = {
     "WriteMB": _F64,
 }
 GPU_TASK_FIELDS = ("GPUMemMB", "GPUUtilization")
+UNTRACKED_GPU_MEM_MB = 2**44 - 1  # 17592186044415, seen on every record after the first
+UNTRACKED_GPU_UTIL = float(2**64)  # 1.8446744073709552e19
+UNTRACKED_FIRST_GPU_MEM_MB = 0x7F3A_9C00_1D40  # a pointer-like garbage value
 NETWORK_FIELDS = {"PacketsIn": _U64, "PacketsOut": _U64, "InMB": _F64, "OutMB": _F64}
 FILESYSTEM_FIELDS = {"Reads": _U64, "ReadMB": _F64, "Writes": _U64, "WriteMB": _F64}
 STEP_IDS_AS_UINT32 = {"-4": "4294967292", "-6": "4294967290"}  # extern, interactive
@@ -49,11 +52,15 @@ class TaskSeries:
     """One task's samples: ``fields`` by Slurm name; omitted fields get plausible defaults.
 
     ``gpu=True`` adds ``GPUMemMB``/``GPUUtilization`` (Slurm 23.02+ with gpumem/gpuutil TRES).
+    ``gpu_untracked=True`` adds them as a CPU-only production node (23.11+) records them:
+    uninitialised memory (``UNTRACKED_GPU_MEM_MB``, ``UNTRACKED_GPU_UTIL``) after the first
+    record, a 0 utilisation and a garbage ``GPUMemMB`` on it.
     """
 
     epochs: np.ndarray
     fields: Mapping[str, np.ndarray] = field(default_factory=dict)
     gpu: bool = False
+    gpu_untracked: bool = False
 
 
 @dataclass(frozen=True)
@@ -264,7 +271,13 @@ def default_task_fields(task: TaskSeries, rank: int) -> dict[str, np.ndarray]:
         "ReadMB": np.zeros(n),
         "WriteMB": np.zeros(n),
     }
-    wanted = [f for f in TASK_FIELDS if task.gpu or f not in GPU_TASK_FIELDS]
+    if task.gpu_untracked:
+        defaults["GPUMemMB"] = np.full(n, UNTRACKED_GPU_MEM_MB, dtype=_U64)
+        defaults["GPUMemMB"][:1] = UNTRACKED_FIRST_GPU_MEM_MB
+        defaults["GPUUtilization"] = np.full(n, UNTRACKED_GPU_UTIL)
+        defaults["GPUUtilization"][:1] = 0.0
+    has_gpu_fields = task.gpu or task.gpu_untracked
+    wanted = [f for f in TASK_FIELDS if has_gpu_fields or f not in GPU_TASK_FIELDS]
     return {f: task.fields[f] if f in task.fields else defaults[f] for f in wanted}
 
 
