@@ -132,6 +132,10 @@ class AnalysisSettings(BaseSettings):
     s3_connect_timeout_s: float = _env("S3_CONNECT_TIMEOUT_S", 5.0, gt=0)
     s3_read_timeout_s: float = _env("S3_READ_TIMEOUT_S", 60.0, gt=0)
     s3_max_attempts: int = _env("S3_MAX_ATTEMPTS", 3, ge=1)
+    # Per-user quotas, the API's settings: the worker re-checks them when an upload arrives
+    # (docs/api.md, Quotas); an upload past either is failed "over quota", not analysed.
+    user_max_objects: int = _env("USER_MAX_OBJECTS", 1000, ge=1)
+    user_max_bytes: int = _env("USER_MAX_BYTES", 10 * 1024**3, ge=1)
     # Finished queue jobs and the event log are pruned daily after this many days (0: never).
     ingest_retention_days: int = _env("INGEST_RETENTION_DAYS", 30, ge=0)
     # --- end of event-driven ingestion --------------------------------------------------------

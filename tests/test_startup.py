@@ -49,6 +49,7 @@ NO_DB = {"POSTGRES_HOST": "127.0.0.1", "POSTGRES_PORT": "9", "INGEST_DB_WAIT_S":
         ([*WORKER, "--concurrency", "two"], NO_DB, "--concurrency: invalid int value: 'two'"),
         (WORKER, {**NO_DB, "PRICE_FILE": "missing.csv"}, "PRICE_FILE: no such file: missing"),
         (WORKER, {**NO_DB, "INGEST_RESCAN_CRON": "every hour"}, "INGEST_RESCAN_CRON: not a cron"),
+        (WORKER, {**NO_DB, "USER_MAX_OBJECTS": "0"}, "USER_MAX_OBJECTS: input should be greater"),
         (LISTENER, {**NO_DB, "ENERGY_PLUGIN": "bogus"}, "ENERGY_PLUGIN: unknown energy plugin"),
         (LISTENER, {**NO_DB, "GAP_FACTOR": "-1"}, "GAP_FACTOR: input should be greater than 1"),
         (LISTENER, {"APP_ENV": "development"}, "POSTGRES_HOST: is not set; the listener"),

@@ -6,6 +6,7 @@ import asyncio
 
 from analysis_module.connectors.ingest_store import open_ingest_store
 from analysis_module.connectors.s3 import ObjectStore
+from analysis_module.ingest.quota import OwnerQuota
 from analysis_module.ingest.rescan import RescanReport, rescan_bucket
 from analysis_module.ingest.service import IngestConfig
 from analysis_module.settings import AnalysisSettings
@@ -19,6 +20,7 @@ def ingest_config(settings: AnalysisSettings) -> IngestConfig:
         max_attempts=settings.ingest_max_attempts,
         download_dir=settings.ingest_download_dir,
         job_timeout_s=settings.ingest_job_timeout_s or None,
+        owner_quota=OwnerQuota(settings.user_max_objects, settings.user_max_bytes),
     )
 
 

@@ -25,6 +25,7 @@ from analysis_module.ingest.events import (
     owner_of,
 )
 from analysis_module.ingest.ports import Analyser, IngestStore, IngestTx, Objects
+from analysis_module.ingest.quota import OwnerQuota, over_quota_reason, usage_up_to
 from analysis_module.ingest.rules import Disposition, EventDecision, FailureKind, Status
 from analysis_module.pipeline_core.errors import ObjectNotFound, TerminalError, TransientError
 from analysis_module.pipeline_core.identity import object_source
@@ -49,6 +50,7 @@ class IngestConfig:
     max_attempts: int
     download_dir: Path | None = None
     job_timeout_s: float | None = None  # time budget of one analysis (None: unbounded)
+    owner_quota: OwnerQuota | None = None  # re-checked on arrival (None: not checked)
 
 
 # --- the listener's side -----------------------------------------------------------------------
@@ -189,6 +191,9 @@ async def analyse_object(deps: WorkerDeps, key: str, *, job_attempt: int) -> Tas
 
     try:
         info = await asyncio.to_thread(deps.objects.head, key)
+        over_quota = await _over_quota(deps, row, info)
+        if over_quota:
+            raise TerminalError(over_quota)  # recorded below; the object stays in the bucket
         with download_path(deps.config.download_dir) as path:
             etag = await asyncio.to_thread(deps.objects.download, key, path, etag=info.etag)
             outcome = await _analyse_within_budget(deps, row, path, etag)
@@ -200,7 +205,7 @@ async def analyse_object(deps: WorkerDeps, key: str, *, job_attempt: int) -> Tas
     except TransientError as exc:
         await _note_transient_failure(deps, row, str(exc), job_attempt=job_attempt)
         raise
-    except TerminalError as exc:  # S3 refused: credentials or permissions of the deployment
+    except TerminalError as exc:  # S3 refused (credentials, permissions), or over quota
         await _finish(deps, row, Content(row.etag), Status.FAILED, str(exc), FailureKind.CONFIG)
         raise
     except Exception as exc:
@@ -248,6 +253,22 @@ async def _start(deps: WorkerDeps, key: str, *, job_attempt: int):
     if start.give_up:
         raise TerminalError(gave_up)
     return row, start
+
+
+async def _over_quota(deps: WorkerDeps, row: ObjectRow, info) -> str | None:
+    """The reason the owner's quota refuses this upload, or None (one listing of the
+    owner's namespace; objects outside any namespace are not checked)."""
+    quota = deps.config.owner_quota
+    if quota is None or row.owner is None:
+        return None
+
+    def measure():
+        return usage_up_to(deps.objects.list_objects(row.owner + "/"), info)
+
+    reason = over_quota_reason(await asyncio.to_thread(measure), quota)
+    if reason:
+        log.warning("%s: %s", row.source, reason)
+    return reason
 
 
 async def _analyse_within_budget(deps: WorkerDeps, row: ObjectRow, path: Path, etag: str):
