@@ -9,7 +9,7 @@ from urllib.parse import quote, urlsplit
 import httpx
 import pytest
 
-from tests.support.rgw import ACCESS_KEY, SECRET_KEY
+from tests.support.s3_endpoint import ACCESS_KEY, SECRET_KEY
 
 from .sigv4_check import (
     decode_policy,

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from api_backend.storage.sigv4 import Presigner
-from tests.support.rgw import ACCESS_KEY, REGION, SECRET_KEY
+from tests.support.s3_endpoint import ACCESS_KEY, REGION, SECRET_KEY
 
 from .conftest import register
 from .sigv4_check import query_of

@@ -19,15 +19,13 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 import boto3
-from botocore.config import Config
 
 from .net import free_port, wait_for_http
+from .s3_endpoint import ACCESS_KEY, SECRET_KEY, S3Endpoint
 
-ACCESS_KEY = "test-access-key"
-SECRET_KEY = "test-secret-key-0123456789abcdef"
-REGION = "us-east-1"
 USER_ID = "tests"
 DAEMONS = ("client.rgw.a", "osd.0", "mon.a")  # stop order
 # boto3 would add trailing CRC checksums this gateway (16.2) refuses over HTTPS; on plain
@@ -171,39 +169,14 @@ def _wait_gone(pid: int, timeout_s: float = 3) -> None:
 
 
 @dataclass
-class RgwEndpoint:
-    """The same interface as moto's `S3Endpoint`: a client, fresh buckets, our env vars."""
+class RgwEndpoint(S3Endpoint):
+    """The common endpoint (client, fresh buckets, our env vars) plus the gateway's topics."""
 
-    url: str
-    server: RgwServer
-
-    def _config(self) -> Config:
-        return Config(signature_version="s3v4", s3={"addressing_style": "path"})
-
-    def client(self):
-        return boto3.client(
-            "s3",
-            endpoint_url=self.url,
-            aws_access_key_id=ACCESS_KEY,
-            aws_secret_access_key=SECRET_KEY,
-            region_name=REGION,
-            config=self._config(),
-        )
+    extra_env: ClassVar[dict[str, str]] = BOTO_CHECKSUM_ENV
 
     def sns(self):
         """The gateway's topic API (CreateTopic with a push endpoint) on the same port."""
-        return boto3.client(
-            "sns",
-            endpoint_url=self.url,
-            aws_access_key_id=ACCESS_KEY,
-            aws_secret_access_key=SECRET_KEY,
-            region_name=REGION,
-        )
-
-    def new_bucket(self, prefix: str = "bench") -> str:
-        name = f"{prefix}-{uuid.uuid4().hex[:10]}"
-        self.client().create_bucket(Bucket=name)
-        return name
+        return boto3.client("sns", **self._session_args())
 
     def notify(self, bucket: str, push_endpoint: str, opaque_data: str, suffix: str = ".h5"):
         """A non-persistent topic pushing to `push_endpoint` (delivered inside the upload
@@ -230,19 +203,6 @@ class RgwEndpoint:
             },
         )
         return arn
-
-    def env(self, bucket: str) -> dict[str, str]:
-        """The MINIO_* variables our services read, pointing at this endpoint."""
-        return {
-            "MINIO_ENDPOINT": self.url,
-            "MINIO_ADMIN_ENDPOINT": self.url,
-            "MINIO_PUBLIC_ENDPOINT": self.url,
-            "MINIO_ACCESS_KEY": ACCESS_KEY,
-            "MINIO_SECRET_KEY": SECRET_KEY,
-            "MINIO_REGION": REGION,
-            "MINIO_BUCKET": bucket,
-            **BOTO_CHECKSUM_ENV,
-        }
 
 
 def start() -> RgwEndpoint:

@@ -1,52 +1,14 @@
-"""moto's standalone S3 server on a loopback port: a real HTTP S3 endpoint for tests."""
+"""moto's standalone S3 server on a loopback port (the benchmarks' store; tests use Ceph RGW,
+`tests/support/rgw.py`, which checks signatures, expiry and policies)."""
 
 from __future__ import annotations
 
-import uuid
-from dataclasses import dataclass
-
-import boto3
-from botocore.config import Config
 from moto.server import ThreadedMotoServer
 
 from .net import free_port
+from .s3_endpoint import ACCESS_KEY, REGION, SECRET_KEY, S3Endpoint
 
-ACCESS_KEY = "test-access-key"
-SECRET_KEY = "test-secret-key-0123456789abcdef"
-REGION = "us-east-1"
-
-
-@dataclass
-class S3Endpoint:
-    url: str
-    server: ThreadedMotoServer
-
-    def client(self):
-        return boto3.client(
-            "s3",
-            endpoint_url=self.url,
-            aws_access_key_id=ACCESS_KEY,
-            aws_secret_access_key=SECRET_KEY,
-            region_name=REGION,
-            config=Config(signature_version="s3v4", s3={"addressing_style": "path"}),
-        )
-
-    def new_bucket(self, prefix: str = "bench") -> str:
-        name = f"{prefix}-{uuid.uuid4().hex[:10]}"
-        self.client().create_bucket(Bucket=name)
-        return name
-
-    def env(self, bucket: str) -> dict[str, str]:
-        """The MINIO_* variables our services read, pointing at this endpoint."""
-        return {
-            "MINIO_ENDPOINT": self.url,
-            "MINIO_ADMIN_ENDPOINT": self.url,
-            "MINIO_PUBLIC_ENDPOINT": self.url,
-            "MINIO_ACCESS_KEY": ACCESS_KEY,
-            "MINIO_SECRET_KEY": SECRET_KEY,
-            "MINIO_REGION": REGION,
-            "MINIO_BUCKET": bucket,
-        }
+__all__ = ["ACCESS_KEY", "REGION", "SECRET_KEY", "S3Endpoint", "start"]
 
 
 def start() -> S3Endpoint:
