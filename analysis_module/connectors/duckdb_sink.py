@@ -20,7 +20,12 @@ import pyarrow as pa
 
 from analysis_module.pipeline_core.errors import TransientError
 from analysis_module.pipeline_core.naming import is_valid_table_name
-from analysis_module.pipeline_core.schema import JOB_STEP_NODE, JOB_SUMMARY, JOB_TIMESERIES
+from analysis_module.pipeline_core.schema import (
+    JOB_FILES,
+    JOB_STEP_NODE,
+    JOB_SUMMARY,
+    JOB_TIMESERIES,
+)
 from analysis_module.pipeline_core.text import one_line
 
 log = logging.getLogger(__name__)
@@ -116,6 +121,7 @@ class DuckDBSink:
         sink.con.execute(
             f"CREATE TABLE IF NOT EXISTS main.job_step_node ({column_ddl(JOB_STEP_NODE)})"
         )
+        sink.con.execute(f"CREATE TABLE IF NOT EXISTS main.job_files ({column_ddl(JOB_FILES)})")
         for name, schema in (("job_summary", JOB_SUMMARY), ("job_step_node", JOB_STEP_NODE)):
             sink._append_new_columns(name, schema)
         return sink

@@ -47,7 +47,8 @@ METRIC_FIELDS: list[pa.Field] = [
     pa.field("task_sentinel_values", pa.int64()),
 ]
 
-# One row per analysed source; `source` is the key (a local path or s3://bucket/key).
+# One row per job; `source` is the key: `<folder>/job_<jobid>` for a Slurm job's files (a local
+# folder or s3://bucket/prefix), else the file's own source (a local path or s3://bucket/key).
 JOB_SUMMARY = pa.schema(
     [
         pa.field("source", pa.string(), nullable=False),
@@ -60,6 +61,28 @@ JOB_SUMMARY = pa.schema(
         pa.field("analysed_at", pa.timestamp("us", tz="UTC"), nullable=False),
         pa.field("integration", pa.string()),
         *METRIC_FIELDS,
+        # migration 0005 appends these four (after the metrics: inserts are positional)
+        pa.field("benchmark", pa.string()),
+        pa.field("benchmark_set_by", pa.string()),  # upload | cli | owner
+        pa.field("n_files", pa.int32()),  # profile files the job was built from
+        pa.field("n_files_failed", pa.int32()),  # of those, files that could not be read
+    ]
+)
+
+# One row per file of a job (docs/jobs.md): which files a job's figures come from, and why a
+# file was left out. `job_source` is job_summary.source; `role` is node_step, merged or single.
+JOB_FILES = pa.schema(
+    [
+        pa.field("job_source", pa.string(), nullable=False),
+        pa.field("file_source", pa.string(), nullable=False),
+        pa.field("file_name", pa.string(), nullable=False),
+        pa.field("role", pa.string(), nullable=False),
+        pa.field("etag", pa.string()),
+        pa.field("step", pa.string()),  # what a node-step file's name says
+        pa.field("node", pa.string()),
+        pa.field("status", pa.string(), nullable=False),  # ok | failed
+        pa.field("error", pa.string()),
+        pa.field("analysed_at", pa.timestamp("us", tz="UTC"), nullable=False),
     ]
 )
 

@@ -15,6 +15,9 @@ def test_a_file_without_task_sentinel_values_gains_the_column(tmp_path, examples
     with duckdb.connect(str(path)) as con:  # as the previous version left it
         for table in ("job_summary", "job_step_node"):
             con.execute(f"ALTER TABLE {table} DROP COLUMN task_sentinel_values")
+        for column in ("benchmark", "benchmark_set_by", "n_files", "n_files_failed"):
+            con.execute(f"ALTER TABLE job_summary DROP COLUMN {column}")
+        con.execute("DROP TABLE job_files")
     runner = build_runner(AnalysisSettings(DUCKDB_PATH=path))
     try:
         outcome = runner.analyse_file(examples_dir / "job_5.h5", source="job_5.h5")
