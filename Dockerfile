@@ -28,7 +28,8 @@ RUN groupadd --system --gid 10001 app \
 COPY --from=build /opt/venv /opt/venv
 # Code stays owned by root: the service can read it, not change it.
 COPY api_backend /app/api_backend
-RUN python -m compileall -q /app/api_backend
+COPY job_report /app/job_report
+RUN python -m compileall -q /app/api_backend /app/job_report
 WORKDIR /app
 USER 10001:10001
 EXPOSE 8000
