@@ -42,16 +42,6 @@ def session_for_update(session: Session, session_id: str) -> AuthSession | None:
     return session.scalar(select(AuthSession).where(AuthSession.id == session_id).with_for_update())
 
 
-def active_session(session: Session, session_id: str, user_id: int) -> AuthSession | None:
-    return session.scalar(
-        select(AuthSession).where(
-            AuthSession.id == session_id,
-            AuthSession.user_id == user_id,
-            AuthSession.revoked_at.is_(None),
-        )
-    )
-
-
 def revoke_sessions(
     session: Session, *, user_id: int, now: datetime, reason: str, session_id: str | None = None
 ) -> list[str]:

@@ -185,10 +185,6 @@ class Settings(BaseSettings):
 
     # Derived values -----------------------------------------------------------------------
 
-    @property
-    def is_development(self) -> bool:
-        return self.app_env == "development"
-
     def jwt_key(self) -> str:
         return self.jwt_secret.get_secret_value() if self.jwt_secret else DEV_JWT_SECRET
 
