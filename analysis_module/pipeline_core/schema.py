@@ -47,6 +47,23 @@ METRIC_FIELDS: list[pa.Field] = [
     pa.field("task_sentinel_values", pa.int64()),
 ]
 
+# Work done and energy efficiency (docs/energy-metrics.md section 8): from likwid-perfctr output
+# beside the job's profiles, or a figure of merit given with the job (`--work UNIT=VALUE`).
+WORK_FIELDS: list[pa.Field] = [
+    pa.field("work_source", pa.string()),  # likwid | given
+    pa.field("work_group", pa.string()),  # the LIKWID group (FLOPS_DP, MEM_DP, ...)
+    pa.field("work_unit", pa.string()),  # a given figure's unit (GFLOP/s, GB/s, ...)
+    pa.field("work_value", pa.float64()),
+    pa.field("work_runtime_s", pa.float64()),
+    pa.field("gflops", pa.float64()),  # GFLOP/s, double precision where measured
+    pa.field("gflop", pa.float64()),  # total work
+    pa.field("mem_bandwidth_gbytes_per_s", pa.float64()),
+    pa.field("energy_per_gflop_j", pa.float64()),
+    pa.field("gflops_per_w", pa.float64()),  # GFLOP per joule = GFLOP/s per W (Green500)
+    pa.field("eur_per_gflop", pa.float64()),
+    pa.field("work_note", pa.string()),  # why a figure is missing (a garbled file, no energy)
+]
+
 # One row per job; `source` is the key: `<folder>/job_<jobid>` for a Slurm job's files (a local
 # folder or s3://bucket/prefix), else the file's own source (a local path or s3://bucket/key).
 JOB_SUMMARY = pa.schema(
@@ -61,22 +78,23 @@ JOB_SUMMARY = pa.schema(
         pa.field("analysed_at", pa.timestamp("us", tz="UTC"), nullable=False),
         pa.field("integration", pa.string()),
         *METRIC_FIELDS,
-        # migration 0005 appends these four (after the metrics: inserts are positional)
+        # migration 0005 appends these and WORK_FIELDS (after the metrics: inserts are positional)
         pa.field("benchmark", pa.string()),
         pa.field("benchmark_set_by", pa.string()),  # upload | cli | owner
         pa.field("n_files", pa.int32()),  # profile files the job was built from
         pa.field("n_files_failed", pa.int32()),  # of those, files that could not be read
+        *WORK_FIELDS,
     ]
 )
 
 # One row per file of a job (docs/jobs.md): which files a job's figures come from, and why a
-# file was left out. `job_source` is job_summary.source; `role` is node_step, merged or single.
+# file was left out. `job_source` is job_summary.source.
 JOB_FILES = pa.schema(
     [
         pa.field("job_source", pa.string(), nullable=False),
         pa.field("file_source", pa.string(), nullable=False),
         pa.field("file_name", pa.string(), nullable=False),
-        pa.field("role", pa.string(), nullable=False),
+        pa.field("role", pa.string(), nullable=False),  # node_step | merged | single | likwid
         pa.field("etag", pa.string()),
         pa.field("step", pa.string()),  # what a node-step file's name says
         pa.field("node", pa.string()),

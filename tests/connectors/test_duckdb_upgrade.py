@@ -5,6 +5,7 @@ from __future__ import annotations
 import duckdb
 
 from analysis_module.app.runner import build_runner
+from analysis_module.pipeline_core.schema import JOB_SUMMARY
 from analysis_module.settings import AnalysisSettings
 
 
@@ -15,8 +16,8 @@ def test_a_file_without_task_sentinel_values_gains_the_column(tmp_path, examples
     with duckdb.connect(str(path)) as con:  # as the previous version left it
         for table in ("job_summary", "job_step_node"):
             con.execute(f"ALTER TABLE {table} DROP COLUMN task_sentinel_values")
-        for column in ("benchmark", "benchmark_set_by", "n_files", "n_files_failed"):
-            con.execute(f"ALTER TABLE job_summary DROP COLUMN {column}")
+        for field in JOB_SUMMARY.names[JOB_SUMMARY.names.index("task_sentinel_values") + 1 :]:
+            con.execute(f"ALTER TABLE job_summary DROP COLUMN {field}")  # added since
         con.execute("DROP TABLE job_files")
     runner = build_runner(AnalysisSettings(DUCKDB_PATH=path))
     try:
