@@ -58,6 +58,8 @@ def warnings_of(report: JobReport) -> list[str]:
     failed = [f for f in report.files if f.get("status") == "failed"]
     for f in failed:
         notes.append(f"File {f.get('file_name')} was left out: {f.get('error') or 'unreadable'}.")
+    if s.get("work_note"):
+        notes.append(f"Work: {s['work_note']}.")
     if s.get("has_energy") is False:
         notes.append("No energy series in the profile: the job has no energy figures.")
     if s.get("cost_eur") is None and s.get("has_energy"):

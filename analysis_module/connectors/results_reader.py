@@ -1,0 +1,110 @@
+"""Reads a job's published results back from a sink's tables (local DuckDB or PostgreSQL).
+
+For the batch CLI's `--report DIR` and the end-of-job summary: the rows a `JobReport` needs,
+read with the same connection the sink writes through. Samples are averaged into at most
+REPORT_POINTS buckets per step and node in SQL, so a 24-hour 1 Hz job stays a small page.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from analysis_module.connectors.duckdb_sink import DuckDBSink
+from analysis_module.pipeline_core.naming import is_valid_table_name
+from job_report import JobReport
+
+REPORT_POINTS = 600
+
+
+def _rows(sink: DuckDBSink, sql: str, params: list) -> list[dict[str, Any]]:
+    cursor = sink.con.execute(sql, params)
+    names = [column[0] for column in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def job_summary(sink: DuckDBSink, source: str) -> dict[str, Any] | None:
+    found = _rows(sink, f"SELECT * FROM {sink.table('job_summary')} WHERE source = ?", [source])
+    return found[0] if found else None
+
+
+def jobs_with_slurm_id(sink: DuckDBSink, job_id: str) -> list[dict[str, Any]]:
+    """Every job (any folder) with this Slurm job id, the latest analysis first."""
+    return _rows(
+        sink,
+        f"SELECT * FROM {sink.table('job_summary')} WHERE job_id = ? AND status <> 'removed' "
+        "ORDER BY analysed_at DESC, source",
+        [job_id],
+    )
+
+
+def _samples(sink: DuckDBSink, table_name: str | None) -> list[dict[str, Any]]:
+    if not table_name or not is_valid_table_name(table_name):
+        return []
+    table = sink.table(table_name)
+    span = sink.con.execute(f"SELECT min(epoch_s), max(epoch_s) FROM {table}").fetchone()
+    if span is None or span[0] is None:
+        return []
+    width = max(1, -(-(span[1] - span[0]) // REPORT_POINTS))
+    return _rows(
+        sink,
+        f"""SELECT step, node, min(epoch_s) AS epoch_s, avg(power_w) AS power_w,
+                   avg(price_eur_per_mwh) AS price_eur_per_mwh
+            FROM {table} GROUP BY step, node, (epoch_s - ?) // ?
+            ORDER BY node, epoch_s, step""",
+        [span[0], width],
+    )
+
+
+def job_report(sink: DuckDBSink, source: str, *, footer: str = "") -> JobReport | None:
+    """Everything the report page shows for the job `source`, or None when it is unknown."""
+    summary = job_summary(sink, source)
+    if summary is None:
+        return None
+    breakdown = _rows(
+        sink,
+        f"SELECT * FROM {sink.table('job_step_node')} WHERE source = ? AND level IN "
+        "('step', 'node')",
+        [source],
+    )
+    files = _rows(
+        sink,
+        f"SELECT * FROM {sink.table('job_files')} WHERE job_source = ? ORDER BY file_name",
+        [source],
+    )
+    job = summary.get("job_id")
+    return JobReport(
+        title=f"Slurm job {job}" if job else f"Profile {source.rsplit('/', 1)[-1]}",
+        summary=summary,
+        steps=[r for r in breakdown if r["level"] == "step"],
+        nodes=[r for r in breakdown if r["level"] == "node"],
+        files=files,
+        samples=_samples(sink, summary.get("table_name")),
+        figures_of_merit=_figures_of_merit(summary),
+        footer=footer,
+    )
+
+
+def _figures_of_merit(summary: dict[str, Any]) -> list[dict[str, Any]]:
+    shown = (
+        ("GFLOP/s", "gflops", ""),
+        ("Work", "gflop", "GFLOP"),
+        ("Memory bandwidth", "mem_bandwidth_gbytes_per_s", "GB/s"),
+        ("Energy per GFLOP", "energy_per_gflop_j", "J"),
+        ("GFLOP/s per W", "gflops_per_w", ""),
+        ("Cost per GFLOP", "eur_per_gflop", "EUR"),
+    )
+    rows = [
+        {"name": name, "value": summary[column], "unit": unit}
+        for name, column, unit in shown
+        if summary.get(column) is not None
+    ]
+    if summary.get("work_unit") and summary.get("work_value") is not None:
+        rows.insert(
+            0,
+            {
+                "name": "Figure of merit",
+                "value": summary["work_value"],
+                "unit": summary["work_unit"],
+            },
+        )
+    return rows
