@@ -7,13 +7,22 @@ REPORT_POINTS buckets per step and node in SQL, so a 24-hour 1 Hz job stays a sm
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
+
+import duckdb
 
 from analysis_module.connectors.duckdb_sink import DuckDBSink
 from analysis_module.pipeline_core.naming import is_valid_table_name
 from job_report import JobReport
 
 REPORT_POINTS = 600
+
+
+def open_local_results(path: Path) -> DuckDBSink:
+    """A read-only view of a local results file (a writer may hold it: DuckDB then refuses
+    with an IOException, which callers that poll treat as "not yet")."""
+    return DuckDBSink(duckdb.connect(str(path), read_only=True), "main.", is_postgres=False)
 
 
 def _rows(sink: DuckDBSink, sql: str, params: list) -> list[dict[str, Any]]:
