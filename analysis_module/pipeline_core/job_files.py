@@ -82,3 +82,37 @@ def is_assembled(job_key: str, source: str) -> bool:
 
 def _canonical_job(digits: str) -> str:
     return str(int(digits))
+
+
+# likwid-perfctr output beside a job's profiles: `flops_<jobid>.csv`, `<jobid>.csv`,
+# `<jobid>_mem.csv`, or any `.csv` in a folder `job_<jobid>` (the origin's client keeps its
+# files under `jobs/<benchmark>/job_<jobid>/`).
+_LIKWID_STEM = re.compile(r"(?:[A-Za-z][A-Za-z0-9]*[_-])?([0-9]{1,20})(?:[_-][A-Za-z0-9]+)?")
+_JOB_FOLDER = re.compile(r"job_([0-9]{1,20})")
+
+
+def likwid_job_id(source: str) -> str | None:
+    """The Slurm job a `.csv` source belongs to, from its folder or its name; else None."""
+    folder, name = split_source(source)
+    if not name.lower().endswith(".csv"):
+        return None
+    parent = folder.rsplit("/", 1)[-1]
+    if folder_match := _JOB_FOLDER.fullmatch(parent):
+        return _canonical_job(folder_match.group(1))
+    if name_match := _LIKWID_STEM.fullmatch(name[: -len(".csv")]):
+        return _canonical_job(name_match.group(1))
+    return None
+
+
+def likwid_job_keys(source: str, job_id: str) -> list[str]:
+    """Job keys a LIKWID file may belong to, nearest first: `<ancestor>/job_<jobid>` for its
+    folder and each folder above it (the profiles may sit higher up than the CSV)."""
+    folder, _ = split_source(source)
+    keys = []
+    while folder:
+        keys.append(f"{folder}/job_{job_id}")
+        parent = folder.rsplit("/", 1)[0] if "/" in folder else ""
+        if parent.endswith(":/"):  # `s3://bucket` was the last folder
+            break
+        folder = parent
+    return keys
