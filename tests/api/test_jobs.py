@@ -207,9 +207,15 @@ def test_detail_of_a_job_not_analysed_yet(client, account, db, api_bucket):
 
 
 def test_timeseries_json_csv_and_downsampling(client, account, db, api_bucket):
-    table = f"job_t{uuid.uuid4().hex[:12]}"
+    # A Slurm job's files are one job; its table `job_<jobid>` holds every step and node.
+    job = uuid.uuid4().int % 10**12
+    table = f"job_{job}"
     source = add_job(
-        db, bucket=api_bucket, namespace=account.user["namespace"], name="t.h5", table_name=table
+        db,
+        bucket=api_bucket,
+        namespace=account.user["namespace"],
+        name=f"ts/job_{job}",
+        table_name=table,
     )
     add_timeseries(db, table, samples=10)
     url = f"/jobs/{job_id_of(source)}/timeseries"
