@@ -12,6 +12,8 @@ from pathlib import Path
 
 from api_backend.jobs.repository import (
     HEADLINE_COLUMNS,
+    JOB_COLUMNS,
+    JOB_FILE_COLUMNS,
     METRIC_COLUMNS,
     SHARED_TABLES,
     TIMESERIES_COLUMNS,
@@ -62,6 +64,18 @@ def test_job_summary_and_step_node_hold_every_column_the_api_selects():
     assert set(METRIC_COLUMNS) <= summary & step_node
     assert {"level", "step", "node"} <= step_node
     assert {"source", "owner", "status", "table_name"} <= summary
+    assert set(JOB_COLUMNS) <= summary
+
+
+def test_job_columns_are_the_ones_migration_0005_appends_in_order():
+    summary = analysis_columns()["JOB_SUMMARY"]
+    first = summary.index(JOB_COLUMNS[0])
+    assert summary[first : first + len(JOB_COLUMNS)] == list(JOB_COLUMNS)
+    assert first > summary.index("task_sentinel_values")  # after the metrics
+
+
+def test_job_file_columns_are_job_files_without_its_key():
+    assert ["job_source", *JOB_FILE_COLUMNS] == analysis_columns()["JOB_FILES"]
 
 
 def test_timeseries_columns_are_the_per_job_table_in_order():
@@ -74,4 +88,6 @@ def test_shared_tables_are_the_tables_the_analysis_migrations_create():
     for script in migrations.glob("*.py"):
         created |= set(re.findall(r"CREATE TABLE (\w+)", script.read_text()))
     assert created >= SHARED_TABLES
-    assert {"job_summary", "job_step_node"} <= SHARED_TABLES
+    assert {"job_summary", "job_step_node", "job_files"} <= SHARED_TABLES
+    # every shared table the migrations create whose name a per-job table could have
+    assert {name for name in created if name.startswith("job_")} <= SHARED_TABLES

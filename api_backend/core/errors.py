@@ -71,6 +71,13 @@ class Conflict(AppError):
     code = "conflict"
 
 
+class Unprocessable(AppError):
+    """A well-formed request whose value can't be used (e.g. a date that isn't ISO 8601)."""
+
+    status_code = 422
+    code = "invalid_value"
+
+
 class PayloadTooLarge(AppError):
     status_code = 413
     code = "too_large"

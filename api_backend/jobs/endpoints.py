@@ -1,4 +1,5 @@
-"""HTTP layer of /jobs: the caller's analysed profiles, read from the analysis tables."""
+"""HTTP layer of /jobs: the caller's jobs, read from the analysis tables; the owner may name
+a job's benchmark."""
 
 from __future__ import annotations
 
@@ -6,18 +7,25 @@ import csv
 import io
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
 
 from ..api.deps import CurrentUser, SessionDep, SettingsDep
-from ..core.errors import error_responses
-from .schemas import ID_DESCRIPTION, JobDetail, JobPage, TimeSeries
+from ..core.benchmark import check_benchmark_name
+from ..core.errors import BadRequest, error_responses
+from ..core.strict_json import StrictJSONRoute
+from .cursor import MAX_CURSOR_CHARS
+from .instants import parse_instant
+from .listing import Filters
+from .schemas import ID_DESCRIPTION, BenchmarkUpdate, JobDetail, JobPage, TimeSeries
 from .service import MAX_ID_CHARS, JobsService
 
-router = APIRouter(prefix="/jobs", tags=["jobs"])
+router = APIRouter(prefix="/jobs", tags=["jobs"], route_class=StrictJSONRoute)
 
 JobId = Annotated[str, Path(max_length=MAX_ID_CHARS, description=ID_DESCRIPTION)]
-STATUSES = Literal["received", "queued", "running", "ok", "failed", "removed"]
+STATUSES = Literal["ok", "failed", "pending", "queued"]
+SINCE = "Jobs that started at or after this time (ISO 8601, e.g. 2026-01-31T00:00:00Z)."
+UNTIL = "Jobs that started before this time (ISO 8601)."
 
 
 async def _service(session: SessionDep, settings: SettingsDep) -> JobsService:
@@ -40,29 +48,70 @@ def csv_cell(value: object) -> object:
 @router.get(
     "",
     response_model=JobPage,
-    summary="Your analysed profiles, newest first",
-    description="Status and headline figures per uploaded profile. Removed objects are "
-    "left out unless `status=removed` is asked for.",
-    responses=error_responses(401, 503),
+    summary="Your jobs, newest first, a page at a time",
+    description=(
+        "One entry per job (a Slurm job's node-step files and merged file are one job): "
+        "analysed jobs (ok, failed) and jobs whose files arrived but are not analysed yet "
+        "(pending, queued; failed when every file failed before analysis). Ordered by start "
+        "time (analysis time when there is none; first arrival for waiting jobs), newest "
+        "first. Pages: pass `next_cursor` as `cursor` until it is null. `since`/`until` "
+        "(ISO 8601; without a zone, UTC) keep jobs with since <= start_time < until, so they "
+        "leave out jobs not analysed yet."
+    ),
+    responses=error_responses(400, 401, 503),
 )
 def list_jobs(
     user: CurrentUser,
     jobs: JobsDep,
+    request: Request,
     status: Annotated[STATUSES | None, Query(description="Only jobs in this state.")] = None,
+    benchmark: Annotated[
+        str | None, Query(max_length=128, description="Only jobs of this benchmark.")
+    ] = None,
+    since: Annotated[str | None, Query(max_length=64, description=SINCE)] = None,
+    until: Annotated[str | None, Query(max_length=64, description=UNTIL)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+    cursor: Annotated[
+        str | None, Query(max_length=MAX_CURSOR_CHARS, description="`next_cursor` of a page.")
+    ] = None,
 ):
-    return jobs.list_jobs(user.namespace, status, limit, offset)
+    if "offset" in request.query_params:
+        raise BadRequest(
+            "offset is not supported: page with cursor (the next_cursor of the previous page)",
+            code="offset_removed",
+        )
+    filters = Filters(
+        status=status,
+        benchmark=check_benchmark_name(benchmark, "benchmark") if benchmark else None,
+        since=parse_instant(since, "since"),
+        until=parse_instant(until, "until"),
+    )
+    return jobs.list_jobs(user.namespace, filters, cursor, limit)
 
 
 @router.get(
     "/{job_id}",
     response_model=JobDetail,
-    summary="One job: summary plus per-step and per-node figures",
+    summary="One job: its files, summary, per-step and per-node figures",
     responses=error_responses(401, 404, 503),
 )
 def job_detail(job_id: JobId, user: CurrentUser, jobs: JobsDep):
     return jobs.job_detail(job_id, user.namespace)
+
+
+@router.patch(
+    "/{job_id}",
+    response_model=JobDetail,
+    summary="Name the job's benchmark (or clear it)",
+    description=(
+        'Body `{"benchmark": "name"}` or `{"benchmark": null}`. Only the job\'s owner may; '
+        "the name is kept when the job is analysed again. 409 `not_analysed` before the "
+        "first analysis (name it on upload instead)."
+    ),
+    responses=error_responses(400, 401, 404, 409, 503),
+)
+def set_benchmark(job_id: JobId, body: BenchmarkUpdate, user: CurrentUser, jobs: JobsDep):
+    return jobs.set_benchmark(job_id, user.namespace, body.benchmark)
 
 
 @router.get(

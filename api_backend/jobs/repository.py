@@ -1,5 +1,6 @@
 """Plain SQL over the tables the analysis writes (it owns their schema and migrations):
-`ingest_objects`, `job_summary`, `job_step_node` and the per-job `job_<stem>` tables.
+`ingest_objects`, `job_summary`, `job_files`, `job_step_node` and the per-job `job_<stem>`
+tables (the listing of GET /jobs is in listing.py).
 Column lists follow analysis_module/pipeline_core/schema.py; this package never imports it.
 
 SQL text is assembled only from this module's constant column names and from a per-job
@@ -16,6 +17,8 @@ from typing import Any
 
 from sqlalchemy import inspect, text
 from sqlalchemy.orm import Session
+
+from . import listing
 
 METRIC_COLUMNS = (
     "has_energy",
@@ -53,20 +56,20 @@ METRIC_COLUMNS = (
     "appliance_duration_s",
     "task_sentinel_values",
 )
-HEADLINE_COLUMNS = (
-    "has_energy",
-    "n_nodes",
-    "n_steps",
-    "start_time",
-    "end_time",
-    "energy_j",
-    "energy_kwh",
-    "time_to_solution_s",
-    "avg_power_w",
-    "peak_power_w",
-    "coverage",
-    "cost_eur",
-    "co2_g",
+HEADLINE_COLUMNS = tuple(listing.HEADLINE)
+# job_summary columns of a job as a whole (migration 0005), besides its figures.
+JOB_COLUMNS = ("benchmark", "benchmark_set_by", "n_files", "n_files_failed")
+# job_files, as GET /jobs/{id} shows them.
+JOB_FILE_COLUMNS = (
+    "file_source",
+    "file_name",
+    "role",
+    "etag",
+    "step",
+    "node",
+    "status",
+    "error",
+    "analysed_at",
 )
 # Per-job table: name -> how a downsampling bucket combines it. Instantaneous values are
 # averaged; cumulative ones (restarting per step and node) and memory peaks take the max.
@@ -96,77 +99,55 @@ TIMESERIES_COLUMNS = {
 # A per-job table is `job_<stem>` in [a-z0-9_], at most 63 bytes, and never one of the
 # analysis' shared tables (nor, being `job_*`, one of ours).
 TABLE_NAME = re.compile(r"job(_[a-z0-9_]{1,59})?")  # used with fullmatch
-SHARED_TABLES = frozenset({"job_summary", "job_step_node"})
+SHARED_TABLES = frozenset({"job_summary", "job_step_node", "job_files"})
 
 
 def is_job_table(name: str | None) -> bool:
     return bool(name and TABLE_NAME.fullmatch(name) and name not in SHARED_TABLES)
 
 
-_S = ", ".join(f"s.{c}" for c in HEADLINE_COLUMNS)
-_NULLS = ", ".join(f"NULL AS {c}" for c in ("key", "ingest_status", "ingest_error", "size_bytes"))
-_NULLS += ", NULL AS received_at, NULL AS updated_at"
-# The caller's objects as the event pipeline saw them, with their analysis when there is one,
-# plus analyses of theirs that arrived another way (the batch CLI with an owner).
-_JOBS = f"""
-    SELECT i.source, i.key, i.status AS ingest_status, i.error AS ingest_error, i.size_bytes,
-           i.received_at, i.updated_at, s.status AS summary_status, s.error AS summary_error,
-           s.job_id, s.analysed_at, {_S}
-    FROM ingest_objects i LEFT JOIN job_summary s ON s.source = i.source
-    WHERE i.owner = :owner
-    UNION ALL
-    SELECT s.source, {_NULLS}, s.status AS summary_status, s.error AS summary_error,
-           s.job_id, s.analysed_at, {_S}
-    FROM job_summary s
-    WHERE s.owner = :owner
-      AND NOT EXISTS (SELECT 1 FROM ingest_objects i WHERE i.source = s.source)
-"""
-
-
 def _rows(result) -> list[dict[str, Any]]:
     return [dict(row) for row in result.mappings()]
 
 
-def list_jobs(
-    session: Session, owner: str, status: str | None, limit: int, offset: int
-) -> tuple[list[dict[str, Any]], int]:
-    where = "COALESCE(ingest_status, summary_status) "
-    where += "= :status" if status else "<> 'removed'"
-    params = {"owner": owner, "status": status, "limit": limit, "offset": offset}
-    rows = _rows(
-        session.execute(
-            text(
-                f"""SELECT *, COUNT(*) OVER () AS total FROM ({_JOBS}) AS jobs WHERE {where}
-                ORDER BY COALESCE(updated_at, analysed_at) DESC, source
-                LIMIT :limit OFFSET :offset"""
-            ),
-            params,
-        )
-    )
-    if rows:
-        return rows, rows[0]["total"]
-    if offset == 0:
-        return rows, 0
-    # Past the last page: the window count saw no rows, so count on its own.
-    total = session.execute(
-        text(f"SELECT COUNT(*) FROM ({_JOBS}) AS jobs WHERE {where}"), params
-    ).scalar_one()
-    return rows, total
-
-
-def owned_ingest(session: Session, source: str, owner: str) -> dict[str, Any] | None:
-    row = (
+def job_uploads(session: Session, source: str, owner: str) -> list[dict[str, Any]]:
+    """The owner's objects that belong to the job `source` (its key), removed ones included."""
+    return _rows(
         session.execute(
             text(
                 """SELECT source, key, status, error, size_bytes, received_at, updated_at
-            FROM ingest_objects WHERE source = :source AND owner = :owner"""
+                FROM ingest_objects
+                WHERE owner = :owner
+                  AND (job_source = :source OR (job_source IS NULL AND source = :source))
+                ORDER BY key"""
             ),
             {"source": source, "owner": owner},
         )
-        .mappings()
-        .first()
     )
-    return dict(row) if row else None
+
+
+def job_files(session: Session, source: str) -> list[dict[str, Any]]:
+    columns = ", ".join(JOB_FILE_COLUMNS)
+    return _rows(
+        session.execute(
+            text(
+                f"""SELECT {columns} FROM job_files WHERE job_source = :source
+                ORDER BY file_name, file_source"""
+            ),
+            {"source": source},
+        )
+    )
+
+
+def set_benchmark(session: Session, source: str, benchmark: str | None) -> None:
+    """The owner's choice, kept by later analyses (benchmark_set_by = 'owner')."""
+    session.execute(
+        text(
+            """UPDATE job_summary SET benchmark = :benchmark, benchmark_set_by = 'owner'
+            WHERE source = :source"""
+        ),
+        {"source": source, "benchmark": benchmark},
+    )
 
 
 def summary(session: Session, source: str) -> dict[str, Any] | None:
@@ -180,6 +161,7 @@ def summary(session: Session, source: str) -> dict[str, Any] | None:
             "table_name",
             "analysed_at",
             "integration",
+            *JOB_COLUMNS,
             *METRIC_COLUMNS,
         )
     )

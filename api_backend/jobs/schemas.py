@@ -5,12 +5,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 ID_DESCRIPTION = (
-    "Opaque job id: the unpadded URL-safe base64 of the analysed source "
-    "(`s3://<bucket>/<key>`). Ids come from GET /jobs."
+    "Opaque job id: the unpadded URL-safe base64 of the job's key (`s3://<bucket>/<folder>/"
+    "job_<jobid>` for a Slurm job's files, the object's own source for a file of its own). "
+    "Ids come from GET /jobs."
 )
+STATUS_DESCRIPTION = (
+    "ok or failed once analysed; pending (files arrived) or queued (being analysed) before; "
+    "failed also when every file failed before any analysis"
+)
+BENCHMARK_DESCRIPTION = "The benchmark this job ran, from its upload, the CLI or its owner."
+SET_BY_DESCRIPTION = "Who named the benchmark: upload, cli or owner (PATCH /jobs/{id})."
 
 
 class Headline(BaseModel):
@@ -29,27 +36,60 @@ class Headline(BaseModel):
     co2_g: float | None = None
 
 
-class JobItem(Headline):
+class JobFacts(BaseModel):
+    benchmark: str | None = Field(None, description=BENCHMARK_DESCRIPTION)
+    benchmark_set_by: str | None = Field(None, description=SET_BY_DESCRIPTION)
+    n_files: int | None = Field(None, description="Profile files the job is built from.")
+    n_files_failed: int | None = Field(None, description="Of those, files that failed.")
+
+
+class JobItem(Headline, JobFacts):
     id: str = Field(description=ID_DESCRIPTION)
-    key: str | None = Field(None, description="Object key, when the job came from an upload.")
-    source: str
-    status: str = Field(
-        description="received, queued, running, ok, failed or removed",
-        examples=["ok"],
+    key: str | None = Field(
+        None, description="The job's key inside the bucket (for a file of its own, its object key)."
     )
+    source: str = Field(description="The job's key: job_summary.source.")
+    status: str = Field(description=STATUS_DESCRIPTION, examples=["ok"])
     error: str | None = None
-    size_bytes: int | None = None
+    size_bytes: int | None = Field(None, description="Bytes of the job's uploaded files.")
     job_id: str | None = Field(None, description="Slurm job id from the profile.")
-    received_at: datetime | None = None
-    updated_at: datetime | None = None
+    received_at: datetime | None = Field(None, description="When its first file arrived.")
+    updated_at: datetime | None = Field(None, description="When a file of it last changed.")
     analysed_at: datetime | None = None
 
 
 class JobPage(BaseModel):
     jobs: list[JobItem]
-    total: int = Field(description="Jobs matching the filter, over all pages.")
+    total: int = Field(description="Jobs matching the filters, over all pages.")
     limit: int
-    offset: int
+    next_cursor: str | None = Field(
+        None, description="Pass as `cursor` for the next page; null on the last page."
+    )
+
+
+class JobFile(BaseModel):
+    name: str = Field(description="File name, e.g. `5_0_node1.h5` or `job_5.h5`.")
+    source: str = Field(description="`s3://<bucket>/<key>` of the file.")
+    role: str | None = Field(
+        None, description="node_step, merged or single; null before the analysis."
+    )
+    step: str | None = Field(None, description="What a node-step file's name says.")
+    node: str | None = None
+    status: str = Field(
+        description="ok or failed as analysed; before that, the upload's state "
+        "(received, queued, running, failed)."
+    )
+    error: str | None = None
+    etag: str | None = None
+    analysed_at: datetime | None = None
+
+
+class BenchmarkUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    benchmark: str | None = Field(
+        description="1-128 of `A-Z a-z 0-9 . _ -`, or null for none.", examples=["hpl-2026"]
+    )
 
 
 class Metrics(BaseModel):
@@ -100,17 +140,18 @@ class StepNodeMetrics(Metrics):
     node: str | None = None
 
 
-class JobDetail(BaseModel):
+class JobDetail(JobFacts):
     id: str = Field(description=ID_DESCRIPTION)
     key: str | None = None
     source: str
-    status: str
+    status: str = Field(description=STATUS_DESCRIPTION)
     error: str | None = None
     job_id: str | None = None
     analysed_at: datetime | None = None
     integration: str | None = None
     has_timeseries: bool
     summary: Metrics | None = Field(None, description="Whole-job figures; null before analysis.")
+    files: list[JobFile] = Field(description="The files the job is built from.")
     steps: list[StepNodeMetrics] = Field(description="Per step, over all its nodes.")
     nodes: list[StepNodeMetrics] = Field(description="Per node, steps merged.")
     step_nodes: list[StepNodeMetrics] = Field(description="One step on one node.")

@@ -1,5 +1,6 @@
-"""Results of the caller's jobs. Ownership: a job is yours when its ingest row or its
-summary names your namespace as owner; anything else answers 404, existing or not."""
+"""Results of the caller's jobs. Ownership: a job is yours when one of its uploaded objects
+(ingest_objects) or its summary names your namespace as owner; anything else answers 404,
+existing or not."""
 
 from __future__ import annotations
 
@@ -15,10 +16,22 @@ from typing import Any
 from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.orm import Session
 
+from ..core.benchmark import check_benchmark_name
 from ..core.config import Settings
-from ..core.errors import BadRequest, NotFound, ServiceUnavailable
+from ..core.errors import BadRequest, Conflict, NotFound, ServiceUnavailable
+from . import listing
 from . import repository as repo
-from .schemas import JobDetail, JobItem, JobPage, Metrics, StepNodeMetrics, TimeSeries
+from .cursor import decode as decode_cursor
+from .cursor import encode as encode_cursor
+from .schemas import (
+    JobDetail,
+    JobFile,
+    JobItem,
+    JobPage,
+    Metrics,
+    StepNodeMetrics,
+    TimeSeries,
+)
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +71,37 @@ def _metrics(row: dict[str, Any]) -> dict[str, Any]:
     return _finite(values)
 
 
+def _upload_file(row: dict[str, Any]) -> JobFile:
+    """A file that arrived but is not analysed yet, as its upload stands."""
+    return JobFile(
+        name=row["key"].rsplit("/", 1)[-1],
+        source=row["source"],
+        status=row["status"],
+        error=row["error"],
+    )
+
+
+def _analysed_file(row: dict[str, Any]) -> JobFile:
+    values = {k: v for k, v in row.items() if k not in ("file_source", "file_name")}
+    return JobFile(**values, name=row["file_name"], source=row["file_source"])
+
+
+def _job_state(summary: dict | None, uploads: list[dict]) -> tuple[str, str | None]:
+    """(status, error) of a job: its analysis', else what its files' uploads say
+    (as listing.py derives it for waiting jobs)."""
+    if summary is not None:
+        return summary["status"], summary["error"]
+    states = {row["status"] for row in uploads}
+    errors = sorted(row["error"] for row in uploads if row["error"])
+    if states & {"queued", "running"}:
+        return "queued", None
+    if "received" in states:
+        return "pending", None
+    if "failed" in states:
+        return "failed", errors[0] if errors else None
+    return "removed", None
+
+
 def _json_cell(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return None
@@ -81,57 +125,105 @@ class JobsService:
                 "results are not available yet (the analysis schema is missing)"
             ) from None
 
-    def list_jobs(self, owner: str, status: str | None, limit: int, offset: int) -> JobPage:
+    def _key(self, source: str) -> str | None:
+        """The job's key inside the API's bucket, or None for a job from elsewhere."""
+        prefix = f"s3://{self.settings.minio_bucket}/"
+        return source[len(prefix) :] if source.startswith(prefix) else None
+
+    def list_jobs(
+        self, owner: str, filters: listing.Filters, cursor: str | None, limit: int
+    ) -> JobPage:
+        after = decode_cursor(cursor) if cursor else None
         rows, total = self._guard(
-            lambda: repo.list_jobs(self.session, owner, status, limit, offset)
+            lambda: (
+                listing.page(self.session, owner, filters, after, limit + 1),
+                listing.total(self.session, owner, filters),
+            )
+        )
+        more, rows = len(rows) > limit, rows[:limit]
+        uploads = self._guard(
+            lambda: listing.uploads_of(self.session, owner, [r["source"] for r in rows])
         )
         jobs = [
             JobItem(
                 **_finite(row),
+                **uploads.get(row["source"], {}),
                 id=job_id(row["source"]),
-                status=row["ingest_status"] or row["summary_status"],
-                error=row["ingest_error"] or row["summary_error"],
+                key=self._key(row["source"]),
             )
             for row in rows
         ]
-        return JobPage(jobs=jobs, total=total, limit=limit, offset=offset)
+        last = rows[-1] if more else None
+        next_cursor = encode_cursor(last["sort_at"], last["source"]) if last else None
+        return JobPage(jobs=jobs, total=total, limit=limit, next_cursor=next_cursor)
 
-    def _owned(self, job: str, owner: str) -> tuple[str, dict | None, dict | None]:
+    def _owned(self, job: str, owner: str) -> tuple[str, list[dict], dict | None]:
         source = source_of(job)
-        ingest = repo.owned_ingest(self.session, source, owner)
+        uploads = repo.job_uploads(self.session, source, owner)
         summary = repo.summary(self.session, source)
-        if ingest is None and (summary is None or summary["owner"] != owner):
+        if not uploads and (summary is None or summary["owner"] != owner):
             raise NotFound("no such job")
-        return source, ingest, summary
+        return source, uploads, summary
 
     def job_detail(self, job: str, owner: str) -> JobDetail:
-        source, ingest, summary = self._guard(lambda: self._owned(job, owner))
+        source, uploads, summary = self._guard(lambda: self._owned(job, owner))
         levels: dict[str, list[StepNodeMetrics]] = {"step": [], "node": [], "step_node": []}
         table_exists = False
+        files = [_upload_file(row) for row in uploads if row["status"] != "removed"]
+        facts: dict[str, Any] = {"n_files": len(files)}
         if summary is not None:
             for row in self._guard(lambda: repo.step_node_rows(self.session, source)):
                 levels.setdefault(row["level"], []).append(
                     StepNodeMetrics(step=row["step"], node=row["node"], **_metrics(row))
                 )
+            analysed = self._guard(lambda: repo.job_files(self.session, source))
+            files = [_analysed_file(row) for row in analysed]
+            facts = {name: summary[name] for name in repo.JOB_COLUMNS}
             table = summary["table_name"]
             table_exists = repo.is_job_table(table) and bool(
                 repo.timeseries_columns(self.session, table)
             )
+        status, error = _job_state(summary, uploads)
         return JobDetail(
+            **facts,
             id=job,
-            key=ingest["key"] if ingest else None,
+            key=self._key(source),
             source=source,
-            status=(ingest or summary)["status"],
-            error=(ingest or {}).get("error") or (summary or {}).get("error"),
+            status=status,
+            error=error,
             job_id=summary["job_id"] if summary else None,
             analysed_at=summary["analysed_at"] if summary else None,
             integration=summary["integration"] if summary else None,
             has_timeseries=table_exists,
             summary=Metrics(**_metrics(summary)) if summary else None,
+            files=files,
             steps=levels["step"],
             nodes=levels["node"],
             step_nodes=levels["step_node"],
         )
+
+    def set_benchmark(self, job: str, owner: str, benchmark: str | None) -> JobDetail:
+        if benchmark is not None:
+            check_benchmark_name(benchmark, field="benchmark")
+        source, _uploads, summary = self._guard(lambda: self._owned(job, owner))
+        if summary is None:
+            raise Conflict(
+                "the job is not analysed yet; name its benchmark on upload or once it is",
+                code="not_analysed",
+            )
+        repo.set_benchmark(self.session, source, benchmark)
+        self.session.commit()
+        log.info(
+            "job benchmark set",
+            extra={
+                "event": "job_benchmark_set",
+                "namespace": owner,
+                "job": source,
+                "benchmark": benchmark,
+                "previous": summary["benchmark"],
+            },
+        )
+        return self.job_detail(job, owner)
 
     def timeseries(
         self,

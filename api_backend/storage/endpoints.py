@@ -11,6 +11,7 @@ from fastapi.concurrency import run_in_threadpool
 from ..api.deps import UserStorage
 from ..core.errors import BadRequest, error_responses
 from .schemas import ObjectList, PresignDownload, PresignPost, PresignUpload
+from .upload_options import REQUEST_BODY, legacy_benchmark, upload_options
 
 router = APIRouter(prefix="/storage", tags=["storage"])
 
@@ -70,15 +71,15 @@ PRESIGN_UPLOAD_PARAMETERS = [
         "deprecated": True,
         "description": (
             "The origin client's benchmark name, only with LEGACY_CLIENT_COMPAT=true "
-            "(ignored otherwise): stored as the object's `x-amz-meta-benchmark-name`, signed "
-            "and listed in `headers`. 1-128 of `A-Z a-z 0-9 . _ -`."
+            "(ignored otherwise); `benchmark_name` in the JSON body is the current form and "
+            "wins over this one. 1-128 of `A-Z a-z 0-9 . _ -`."
         ),
         "schema": {"type": "string", "maxLength": 128},
     },
 ]
 
 
-def _presign_upload_query(request: Request) -> tuple[str, str | None, int | None, str | None]:
+def _presign_upload_query(request: Request) -> tuple[str, str | None, int | None]:
     query = request.query_params
     object_name = query.get("object_name")
     if not object_name or len(object_name) > 1024:
@@ -86,13 +87,12 @@ def _presign_upload_query(request: Request) -> tuple[str, str | None, int | None
     content_type = query.get("content_type")
     if content_type is not None and len(content_type) > 255:
         raise BadRequest("content_type must be at most 255 characters")
-    benchmark_name = query.get("benchmark_name")  # the origin client's; see presign_upload
     size = query.get("size_bytes")
     if size is None:
-        return object_name, content_type, None, benchmark_name
+        return object_name, content_type, None
     if not size.isascii() or not size.isdigit() or len(size) > 18:
         raise BadRequest("size_bytes must be a non-negative integer")
-    return object_name, content_type, int(size), benchmark_name
+    return object_name, content_type, int(size)
 
 
 @router.post(
@@ -104,13 +104,17 @@ def _presign_upload_query(request: Request) -> tuple[str, str | None, int | None
         "signature binds (none beyond Host unless `content_type` or `size_bytes` is given). "
         "With `size_bytes` the length is signed too, so the store refuses any other size. "
         "Refused with 409 `quota_exceeded` at USER_MAX_OBJECTS objects, 413 when "
-        "`size_bytes` is over what USER_MAX_BYTES leaves."
+        "`size_bytes` is over what USER_MAX_BYTES leaves. An optional JSON body "
+        '`{"benchmark_name": "..."}` names the benchmark: stored as the object\'s '
+        "`x-amz-meta-benchmark-name`, signed and listed in `headers`."
     ),
-    responses=error_responses(400, 401, 409, 413, 503),
-    openapi_extra={"parameters": PRESIGN_UPLOAD_PARAMETERS},
+    responses=error_responses(400, 401, 409, 413, 415, 503),
+    openapi_extra={"parameters": PRESIGN_UPLOAD_PARAMETERS, "requestBody": REQUEST_BODY},
 )
 async def presign_upload(storage: UserStorage, request: Request):
     query = _presign_upload_query(request)
+    options = await upload_options(request)
+    query = (*query, options.benchmark_name or legacy_benchmark(request))
     if storage.quota.needs_store(storage.namespace):
         upload = await run_in_threadpool(storage.presign_upload, *query)
     else:
@@ -127,18 +131,22 @@ async def presign_upload(storage: UserStorage, request: Request):
         "`file`. The signed policy pins the key and content type and caps the size "
         "(UPLOAD_MAX_BYTES, or what USER_MAX_BYTES leaves); the store enforces all three. "
         "Refused with 409 `quota_exceeded` at USER_MAX_OBJECTS objects, 413 when no bytes "
-        "of the quota are left."
+        'of the quota are left. An optional JSON body `{"benchmark_name": "..."}` adds '
+        "the field `x-amz-meta-benchmark-name` to `fields`, pinned by the policy."
     ),
-    responses=error_responses(400, 401, 409, 413, 503),
+    responses=error_responses(400, 401, 409, 413, 415, 503),
+    openapi_extra={"requestBody": REQUEST_BODY},
 )
 async def presign_post(
     storage: UserStorage,
+    request: Request,
     object_name: ObjectName,
     content_type: ContentType = None,
 ):
+    benchmark = (await upload_options(request)).benchmark_name
     if storage.quota.needs_store(storage.namespace):
-        return await run_in_threadpool(storage.presign_post, object_name, content_type)
-    return storage.presign_post(object_name, content_type)
+        return await run_in_threadpool(storage.presign_post, object_name, content_type, benchmark)
+    return storage.presign_post(object_name, content_type, benchmark)
 
 
 @router.get(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 KEY_EXAMPLE = "user-5f0c8e2a9d4b7c1e3a6f0b2d/runs 2026/job_5.h5"
 
@@ -51,4 +51,20 @@ class ObjectList(BaseModel):
     objects: list[ObjectInfo]
     next_continuation_token: str | None = Field(
         None, description="Pass as `continuation_token` for the next page; null on the last."
+    )
+
+
+class UploadOptions(BaseModel):
+    """The optional JSON body of POST /storage/presign/upload and /storage/presign/post."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    benchmark_name: str | None = Field(
+        None,
+        description=(
+            "The benchmark the profile belongs to: 1-128 of `A-Z a-z 0-9 . _ -`. Stored as the "
+            "object's `x-amz-meta-benchmark-name`, signed into the URL (listed in `headers`) "
+            "or pinned by the policy (a field in `fields`), so the upload can't change it."
+        ),
+        examples=["hpl-2026"],
     )

@@ -16,6 +16,7 @@ import re
 from dataclasses import dataclass
 from urllib.parse import quote
 
+from ..core.benchmark import BENCHMARK_NAME_HEADER, check_benchmark_name
 from ..core.config import Settings
 from ..core.errors import BadRequest, NotFound, PayloadTooLarge
 from .keys import list_prefix, object_key
@@ -33,10 +34,6 @@ _CONTENT_TYPE = re.compile(
     r"[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}"
 )
 _TOKEN_CONTEXT = b"benchsuite/storage-list-continuation/v1\x00"
-# The origin client's benchmark name travels as object metadata, signed into the URL: the
-# client merges the presign answer's `headers` into its PUT, so it sends it unchanged.
-BENCHMARK_NAME_HEADER = "x-amz-meta-benchmark-name"
-_BENCHMARK_NAME = re.compile(r"[A-Za-z0-9._-]{1,128}")  # used with fullmatch
 
 
 def _b64(data: bytes) -> str:
@@ -52,12 +49,6 @@ def check_content_type(content_type: str | None) -> str:
     if not _CONTENT_TYPE.fullmatch(value):
         raise BadRequest("content_type must look like type/subtype, e.g. application/x-hdf5")
     return value
-
-
-def check_benchmark_name(name: str) -> str:
-    if not _BENCHMARK_NAME.fullmatch(name):
-        raise BadRequest("benchmark_name must be 1-128 characters of A-Z a-z 0-9 . _ -")
-    return name
 
 
 def _attachment(key: str) -> str:
@@ -127,7 +118,9 @@ class StorageService:
                     f"uploads are limited to {self.settings.upload_max_bytes} bytes"
                 )
             headers["Content-Length"] = str(size_bytes)  # signed: the store checks it
-        if benchmark_name is not None and self.settings.legacy_client_compat:
+        # The benchmark travels as object metadata, signed into the URL: a client that sends
+        # the answer's `headers` (as the origin client merges them into its PUT) can't change it.
+        if benchmark_name is not None:
             headers[BENCHMARK_NAME_HEADER] = check_benchmark_name(benchmark_name)
         # Without size_bytes the store can't cap a PUT: the quota's bytes are then checked
         # against what is stored, and the upload is re-checked when it arrives (docs/api.md).
@@ -138,9 +131,13 @@ class StorageService:
         )
         return PresignUpload(key=key, url=url, expires_in=ttl, headers=headers)
 
-    def presign_post(self, object_name: str, content_type: str | None) -> PresignPost:
+    def presign_post(
+        self, object_name: str, content_type: str | None, benchmark_name: str | None = None
+    ) -> PresignPost:
         key = object_key(object_name, self.namespace)
         content_type = check_content_type(content_type)
+        if benchmark_name is not None:
+            check_benchmark_name(benchmark_name)
         # The policy's content-length-range caps the body at what the quota leaves.
         remaining = self.quota.check_and_reserve(self.namespace, key, None)
         max_bytes = min(self.settings.upload_max_bytes, remaining)
@@ -151,6 +148,7 @@ class StorageService:
             ttl,
             content_type=content_type,
             max_bytes=max_bytes,
+            metadata={BENCHMARK_NAME_HEADER: benchmark_name} if benchmark_name else None,
         )
         return PresignPost(
             key=key,

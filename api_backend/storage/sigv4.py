@@ -128,10 +128,12 @@ class Presigner:
         content_type: str,
         max_bytes: int,
         min_bytes: int = 0,
+        metadata: Mapping[str, str] | None = None,
         now: datetime | None = None,
     ) -> tuple[str, dict[str, str]]:
         """(url, form fields) for a browser-style POST upload of exactly `key`; the store
-        itself refuses a body outside [min_bytes, max_bytes] or another key or type."""
+        itself refuses a body outside [min_bytes, max_bytes] or another key, type or
+        `metadata` (`x-amz-meta-*` fields, each an exact-match condition)."""
         now = now or datetime.now(UTC)
         amz_date = now.strftime("%Y%m%dT%H%M%SZ")
         date_stamp = amz_date[:8]
@@ -143,6 +145,7 @@ class Presigner:
                 {"bucket": bucket},
                 {"key": key},
                 {"Content-Type": content_type},
+                *({name: value} for name, value in (metadata or {}).items()),
                 ["content-length-range", min_bytes, max_bytes],
                 {"x-amz-algorithm": ALGORITHM},
                 {"x-amz-credential": credential},
@@ -154,6 +157,7 @@ class Presigner:
         fields = {
             "key": key,
             "Content-Type": content_type,
+            **(metadata or {}),
             "x-amz-algorithm": ALGORITHM,
             "x-amz-credential": credential,
             "x-amz-date": amz_date,

@@ -7,8 +7,8 @@
 -- every migration; it is idempotent. The reader role itself is created once by a database
 -- administrator (CREATE ROLE grafana_reader LOGIN PASSWORD '...').
 --
--- The reader may SELECT job_summary, job_step_node and every job_<stem> table, including the
--- ones the workers create later (default privileges). Everything else this role owns (the
+-- The reader may SELECT job_summary, job_step_node, job_files and every job_<stem> table,
+-- including the ones the workers create later (default privileges). Everything else this role owns (the
 -- API's api_* tables with password hashes, the ingest log, the job queue) is revoked again, so
 -- a table a later migration adds is hidden at the latest when this script runs next.
 \set ON_ERROR_STOP on

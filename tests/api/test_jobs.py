@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import uuid
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -17,61 +18,204 @@ def db(pg_db):
         yield conn
 
 
-def test_list_shows_own_jobs_with_status_and_headline(
-    client, account, other_account, db, api_bucket
-):
+def _by_source(answer) -> dict[str, dict]:
+    assert answer.status_code == 200, answer.text
+    return {job["source"]: job for job in answer.json()["jobs"]}
+
+
+def test_list_shows_own_jobs_one_entry_per_job(client, account, other_account, db, api_bucket):
     ns = account.user["namespace"]
-    done = add_job(db, bucket=api_bucket, namespace=ns, name="done.h5", energy_j=7200.0)
-    add_job(db, bucket=api_bucket, namespace=ns, name="waiting.h5", status="queued")
+    slurm = add_job(db, bucket=api_bucket, namespace=ns, name="run1/job_5", benchmark="hpl")
+    single = add_job(db, bucket=api_bucket, namespace=ns, name="done.h5", energy_j=7200.0)
+    queued = add_job(db, bucket=api_bucket, namespace=ns, name="run2/job_9", status="queued")
+    pending = add_job(db, bucket=api_bucket, namespace=ns, name="run3/job_11", status="received")
     add_job(db, bucket=api_bucket, namespace=ns, name="gone.h5", status="removed")
     cli = add_job(db, bucket=api_bucket, namespace=ns, name="cli.h5", with_ingest=False)
     add_job(db, bucket=api_bucket, namespace=other_account.user["namespace"], name="theirs.h5")
 
     page = client.get("/jobs", headers=account.headers)
-    assert page.status_code == 200, page.text
-    body = page.json()
-    by_source = {job["source"]: job for job in body["jobs"]}
-    assert body["total"] == 3 and len(by_source) == 3  # removed left out, theirs invisible
-    assert by_source[done]["status"] == "ok"
-    assert by_source[done]["energy_j"] == 7200.0
-    assert by_source[done]["energy_kwh"] == pytest.approx(0.002)
-    assert by_source[done]["avg_power_w"] == 60.0
-    assert by_source[done]["cost_eur"] == 0.12 and by_source[done]["co2_g"] == 40.0
-    assert by_source[done]["key"] == f"{ns}/done.h5"
-    assert by_source[done]["id"] == job_id_of(done)
-    assert by_source[cli]["status"] == "ok" and by_source[cli]["key"] is None
-    waiting = [j for j in body["jobs"] if j["status"] == "queued"]
-    assert len(waiting) == 1 and waiting[0]["energy_j"] is None
-
-    removed = client.get("/jobs", params={"status": "removed"}, headers=account.headers).json()
-    assert [j["key"] for j in removed["jobs"]] == [f"{ns}/gone.h5"]
-    first = client.get("/jobs", params={"limit": 2}, headers=account.headers).json()
-    rest = client.get("/jobs", params={"limit": 2, "offset": 2}, headers=account.headers).json()
-    assert len(first["jobs"]) == 2 and len(rest["jobs"]) == 1 and first["total"] == 3
-    assert {j["id"] for j in first["jobs"] + rest["jobs"]} == {j["id"] for j in body["jobs"]}
+    by_source = _by_source(page)
+    assert set(by_source) == {slurm, single, queued, pending, cli}  # removed left out
+    assert page.json()["total"] == 5 and page.json()["next_cursor"] is None
+    job = by_source[slurm]
+    assert (job["status"], job["benchmark"], job["benchmark_set_by"]) == ("ok", "hpl", "upload")
+    assert (job["n_files"], job["n_files_failed"], job["n_nodes"], job["n_steps"]) == (3, 0, 2, 1)
+    assert job["key"] == f"{ns}/run1/job_5" and job["id"] == job_id_of(slurm)
+    assert job["size_bytes"] == 3 * 1234 and job["received_at"] and job["job_id"] == "5"
+    assert by_source[single]["energy_j"] == 7200.0
+    assert by_source[single]["energy_kwh"] == pytest.approx(0.002)
+    assert by_source[single]["cost_eur"] == 0.12 and by_source[single]["co2_g"] == 40.0
+    assert by_source[single]["n_files"] == 1
+    assert by_source[cli]["status"] == "ok" and by_source[cli]["size_bytes"] is None
+    assert by_source[queued]["status"] == "queued" and by_source[queued]["n_files"] == 3
+    assert by_source[queued]["energy_j"] is None and by_source[queued]["analysed_at"] is None
+    assert by_source[pending]["status"] == "pending"
 
 
-def test_detail_has_summary_steps_and_nodes(client, account, db, api_bucket):
-    table = f"job_t{uuid.uuid4().hex[:12]}"
-    source = add_job(
-        db, bucket=api_bucket, namespace=account.user["namespace"], name="d.h5", table_name=table
+def test_list_filters_by_benchmark_status_and_start_time(client, account, db, api_bucket):
+    ns = account.user["namespace"]
+    day = datetime(2026, 3, 1, tzinfo=UTC)
+    hpl = add_job(
+        db, bucket=api_bucket, namespace=ns, name="a/job_1", benchmark="hpl", start_time=day
     )
-    add_timeseries(db, table)
-    detail = client.get(f"/jobs/{job_id_of(source)}", headers=account.headers)
-    assert detail.status_code == 200, detail.text
-    body = detail.json()
-    assert body["status"] == "ok" and body["job_id"] == "5" and body["has_timeseries"]
-    assert body["summary"]["energy_j"] == 3600.0
-    assert body["summary"]["component_energy_j"] == {"gpu": 100.0}
-    assert [(s["step"], s["energy_j"]) for s in body["steps"]] == [("0", 100.0)]
-    assert [(n["node"], n["avg_power_w"]) for n in body["nodes"]] == [("n1", 50.0)]
-    assert [(x["step"], x["node"]) for x in body["step_nodes"]] == [("0", "n1")]
+    later = add_job(
+        db,
+        bucket=api_bucket,
+        namespace=ns,
+        name="b/job_2",
+        benchmark="hpl",
+        start_time=day + timedelta(days=2),
+    )
+    stream = add_job(
+        db, bucket=api_bucket, namespace=ns, name="c/job_3", benchmark="stream", start_time=day
+    )
+    failed = add_job(
+        db,
+        bucket=api_bucket,
+        namespace=ns,
+        name="d/job_4",
+        status="failed",
+        start_time=day + timedelta(days=5),
+    )
+    waiting = add_job(db, bucket=api_bucket, namespace=ns, name="e/job_5", status="received")
+
+    def sources(**params):
+        return set(_by_source(client.get("/jobs", params=params, headers=account.headers)))
+
+    assert sources(benchmark="hpl") == {hpl, later}
+    assert sources(benchmark="stream") == {stream}
+    assert sources(benchmark="none-such") == set()
+    assert sources(status="failed") == {failed}
+    assert sources(status="pending") == {waiting}
+    assert sources(status="ok") == {hpl, later, stream}
+    assert sources(since="2026-03-01T00:00:00Z", until="2026-03-02") == {hpl, stream}
+    assert sources(since="2026-03-02T12:00:00+01:00") == {later, failed}
+    assert sources(benchmark="hpl", since="2026-03-02") == {later}
+    answer = client.get("/jobs", params={"benchmark": "hpl"}, headers=account.headers)
+    assert answer.json()["total"] == 2
+
+
+@pytest.mark.parametrize(
+    ("params", "status", "says"),
+    [
+        ({"since": "yesterday"}, 422, "since must be an ISO 8601 date-time"),
+        ({"until": "2026-13-01"}, 422, "until must be an ISO 8601 date-time"),
+        ({"benchmark": "a b"}, 400, "benchmark must be 1-128 characters"),
+        ({"cursor": "bm90IGEgY3Vyc29y"}, 400, "cursor is not one GET /jobs returned"),
+        ({"cursor": "!!"}, 400, "cursor is not one GET /jobs returned"),
+        ({"offset": "2"}, 400, "page with cursor"),
+    ],
+)
+def test_bad_listing_parameters_are_one_line(client, account, params, status, says):
+    answer = client.get("/jobs", params=params, headers=account.headers)
+    assert answer.status_code == status, answer.text
+    detail = answer.json()["detail"]
+    assert isinstance(detail, str) and "\n" not in detail and says in detail
+
+
+def _all_pages(client, account, limit: int, between=None) -> list[str]:
+    seen, cursor, pages = [], None, 0
+    while True:
+        params = {"limit": limit, **({"cursor": cursor} if cursor else {})}
+        body = client.get("/jobs", params=params, headers=account.headers).json()
+        assert len(body["jobs"]) <= limit
+        seen += [job["source"] for job in body["jobs"]]
+        cursor, pages = body["next_cursor"], pages + 1
+        if cursor is None:
+            return seen
+        if between:
+            between(pages)
+
+
+def test_keyset_pages_neither_repeat_nor_skip_when_jobs_arrive(client, account, db, api_bucket):
+    ns = account.user["namespace"]
+    base = datetime(2026, 5, 1, 12, tzinfo=UTC)
+    original = [
+        add_job(
+            db,
+            bucket=api_bucket,
+            namespace=ns,
+            name=f"r{i}/job_{i}",
+            # two pairs share a start time: the source breaks the tie
+            start_time=base - timedelta(hours=i // 2 * 2),
+        )
+        for i in range(9)
+    ]
+    original.append(add_job(db, bucket=api_bucket, namespace=ns, name="w/job_99", status="queued"))
+    unpaged = _all_pages(client, account, limit=100)
+    assert sorted(unpaged) == sorted(original) and len(set(unpaged)) == len(unpaged)
+
+    inserted = []
+
+    def insert(page: int) -> None:
+        # a newer job (before the cursor: not on later pages), an older one (after it: listed
+        # once), one at an existing start time, and a job that starts waiting
+        for name, start in (
+            (f"new{page}/job_1", base + timedelta(days=1)),
+            (f"old{page}/job_2", base - timedelta(days=30)),
+            (f"tie{page}/job_3", base - timedelta(hours=4)),
+        ):
+            inserted.append(
+                add_job(db, bucket=api_bucket, namespace=ns, name=name, start_time=start)
+            )
+
+    paged = _all_pages(client, account, limit=3, between=insert)
+    assert len(set(paged)) == len(paged), "a job was listed twice"
+    assert set(original) <= set(paged), "a job that was there all along was skipped"
+    assert [s for s in paged if s in original] == unpaged  # same order
+    assert {s for s in inserted if "/old" in s} <= set(paged)
+
+
+def test_detail_of_a_slurm_job_lists_its_files(client, account, db, api_bucket):
+    ns = account.user["namespace"]
+    source = add_job(
+        db,
+        bucket=api_bucket,
+        namespace=ns,
+        name="runs/job_42",
+        benchmark="hpl",
+        files=["runs/42_0_n1.h5", "runs/42_0_n2.h5", "runs/broken_0_n3.h5"],
+    )
+    body = client.get(f"/jobs/{job_id_of(source)}", headers=account.headers).json()
+    assert (body["status"], body["benchmark"], body["n_files"], body["n_files_failed"]) == (
+        "ok",
+        "hpl",
+        3,
+        1,
+    )
+    files = [(f["name"], f["role"], f["step"], f["node"], f["status"]) for f in body["files"]]
+    assert files == [
+        ("42_0_n1.h5", "node_step", "0", "n1", "ok"),
+        ("42_0_n2.h5", "node_step", "0", "n2", "ok"),
+        ("broken_0_n3.h5", "node_step", "0", "n3", "failed"),
+    ]
+    assert body["files"][2]["error"] == "not an HDF5 file"
+    assert body["files"][0]["source"] == f"s3://{api_bucket}/{ns}/runs/42_0_n1.h5"
+    assert [s["step"] for s in body["steps"]] == ["0"] and [n["node"] for n in body["nodes"]]
+
+
+def test_detail_of_a_job_not_analysed_yet(client, account, db, api_bucket):
+    ns = account.user["namespace"]
+    source = add_job(db, bucket=api_bucket, namespace=ns, name="soon/job_8", status="received")
+    body = client.get(f"/jobs/{job_id_of(source)}", headers=account.headers).json()
+    assert body["status"] == "pending" and body["summary"] is None and body["n_files"] == 3
+    assert [(f["name"], f["status"], f["role"]) for f in body["files"]] == [
+        ("8_0_n1.h5", "received", None),
+        ("8_0_n2.h5", "received", None),
+        ("8_batch_n1.h5", "received", None),
+    ]
 
 
 def test_timeseries_json_csv_and_downsampling(client, account, db, api_bucket):
-    table = f"job_t{uuid.uuid4().hex[:12]}"
+    # A Slurm job's files are one job; its table `job_<jobid>` holds every step and node.
+    job = uuid.uuid4().int % 10**12
+    table = f"job_{job}"
     source = add_job(
-        db, bucket=api_bucket, namespace=account.user["namespace"], name="t.h5", table_name=table
+        db,
+        bucket=api_bucket,
+        namespace=account.user["namespace"],
+        name=f"ts/job_{job}",
+        table_name=table,
     )
     add_timeseries(db, table, samples=10)
     url = f"/jobs/{job_id_of(source)}/timeseries"
@@ -134,7 +278,8 @@ def test_job_without_time_series(client, account, db, api_bucket):
 
 
 @pytest.mark.parametrize(
-    "table", ['api_users"; DROP TABLE api_users; --', "api_users", "job_summary", "JOB_X"]
+    "table",
+    ['api_users"; DROP TABLE api_users; --', "api_users", "job_summary", "job_files", "JOB_X"],
 )
 def test_unexpected_table_names_in_summary_are_never_queried(
     client, account, db, api_bucket, table

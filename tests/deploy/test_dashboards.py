@@ -4,6 +4,9 @@ The sample profiles go through `analysis_module.app.runner` (as the workers run 
 migrated database, for two users plus one profile that can't be analysed. The queries then
 run the way Grafana sends them (variables interpolated, macros expanded: `grafana_sql`) as a
 role that has only the grants of deploy/grafana/grafana-reader.sql.
+
+Benchmarks and job_files rows are set with SQL on the produced rows (`_name_benchmarks`,
+`_record_files`), as the analysis records them for jobs (docs/architecture.md).
 """
 
 from __future__ import annotations
@@ -37,6 +40,13 @@ DATASOURCE = yaml.safe_load((GRAFANA / "provisioning/datasources/benchsuite.yaml
 ][0]
 NUMBER = (int, float, Decimal)
 OWNERS = ("user-abc123", "user-def456")
+# Benchmarks of the produced jobs: the merged sample files of the first user ran `hpl`, the
+# other user's `stream`; the rest name none.
+BENCHMARKS = {
+    f"s3://benchmarks/{OWNERS[0]}/job_%": "hpl",
+    f"s3://benchmarks/{OWNERS[1]}/%": "stream",
+}
+NO_BENCHMARK = "(none)"
 
 
 @dataclass
@@ -72,6 +82,31 @@ def _analyse_samples(db: postgres.PgDatabase, tmp: Path) -> list:
         runner.close()
 
 
+def _name_benchmarks(conn: psycopg.Connection) -> None:
+    for pattern, benchmark in BENCHMARKS.items():
+        conn.execute(
+            """UPDATE job_summary SET benchmark = %s, benchmark_set_by = 'upload'
+            WHERE source LIKE %s""",
+            (benchmark, pattern),
+        )
+
+
+def _record_files(conn: psycopg.Connection) -> None:
+    """One job_files row per produced job (each sample was analysed as a job of its own)."""
+    conn.execute(
+        r"""INSERT INTO job_files (job_source, file_source, file_name, role, etag, status,
+               error, analysed_at)
+        SELECT source, source, regexp_replace(source, '^.*/', ''),
+               CASE WHEN source ~ '/job_[0-9]+\.h5$' THEN 'merged' ELSE 'single' END,
+               source_etag, status, error, analysed_at
+        FROM job_summary"""
+    )
+    conn.execute(
+        """UPDATE job_summary SET n_files = 1,
+               n_files_failed = CASE WHEN status = 'failed' THEN 1 ELSE 0 END"""
+    )
+
+
 def _apply_reader_grants(db: postgres.PgDatabase, reader: str) -> None:
     """The operator's step from docs/operations.md, as written there (psql)."""
     psql = shutil.which("psql")
@@ -103,6 +138,8 @@ def results(tmp_path_factory):
         outcomes = _analyse_samples(db, tmp_path_factory.mktemp("profiles"))
         assert [o.status for o in outcomes].count("failed") == 1, outcomes
         with db.connect() as conn:
+            _name_benchmarks(conn)
+            _record_files(conn)
             conn.execute(f'CREATE ROLE "{reader}" NOLOGIN')
         _apply_reader_grants(db, reader)
         with db.connect() as conn:
@@ -201,6 +238,18 @@ def _overview_span(results: Results) -> grafana_sql.TimeRange:
     return grafana_sql.TimeRange(start - timedelta(days=1), end + timedelta(days=1))
 
 
+def _benchmarks(results: Results, dashboard: dict, owners=OWNERS) -> list[str]:
+    sql = _render(
+        _variables(dashboard)["benchmark"]["query"], dashboard, {"owner": list(owners)}, "1s", None
+    )
+    return [row[0] for row in results.query(sql)[1]]
+
+
+def _all(results: Results, dashboard: dict) -> dict[str, list[str]]:
+    """The variables' "All": every user, every benchmark they have."""
+    return {"owner": list(OWNERS), "benchmark": _benchmarks(results, dashboard)}
+
+
 def test_owner_variable_lists_every_user(results):
     dashboard = DASHBOARDS["jobs-overview"]
     _columns, rows = results.query(_variables(dashboard)["owner"]["query"])
@@ -213,7 +262,7 @@ def test_overview_panels_return_rows(results, interval):
     dashboard = DASHBOARDS["jobs-overview"]
     span = _overview_span(results)
     for panel, target in _targets(dashboard):
-        sql = _render(target["rawSql"], dashboard, {"owner": list(OWNERS)}, interval, span)
+        sql = _render(target["rawSql"], dashboard, _all(results, dashboard), interval, span)
         columns, rows = results.query(sql)
         _check_shape(panel, target, columns, rows)
         if panel["title"] != "Failed analyses":
@@ -223,18 +272,52 @@ def test_overview_panels_return_rows(results, interval):
 def test_overview_follows_the_user_selection(results):
     dashboard = DASHBOARDS["jobs-overview"]
     _panel, target = next((p, t) for p, t in _targets(dashboard) if p["title"] == "Jobs")
-    sql = _render(
-        target["rawSql"], dashboard, {"owner": [OWNERS[1]]}, "1h", _overview_span(results)
-    )
+    values = {**_all(results, dashboard), "owner": [OWNERS[1]]}
+    sql = _render(target["rawSql"], dashboard, values, "1h", _overview_span(results))
     columns, rows = results.query(sql)
     assert {row[columns.index("user")] for row in rows} == {OWNERS[1]}
     assert len(rows) == 1  # the truncated upload failed and is not a job
 
 
+def test_benchmark_variable_lists_the_benchmarks_of_the_selected_users(results):
+    dashboard = DASHBOARDS["jobs-overview"]
+    variable = _variables(dashboard)["benchmark"]
+    assert variable["multi"] and variable["includeAll"]
+    assert _benchmarks(results, dashboard) == sorted(["hpl", "stream", NO_BENCHMARK])
+    assert _benchmarks(results, dashboard, owners=[OWNERS[1]]) == ["stream"]
+
+
+def _ok_jobs(results: Results, benchmarks: list[str]) -> int:
+    names = ", ".join(f"'{b}'" for b in benchmarks)
+    _, rows = results.query(
+        "SELECT count(*) FROM job_summary WHERE status = 'ok' "
+        f"AND coalesce(benchmark, '{NO_BENCHMARK}') IN ({names})"
+    )
+    return rows[0][0]
+
+
+@pytest.mark.parametrize("chosen", [["hpl"], [NO_BENCHMARK], ["hpl", "stream"]])
+def test_every_overview_panel_follows_the_benchmark_selection(results, chosen):
+    dashboard = DASHBOARDS["jobs-overview"]
+    values = {"owner": list(OWNERS), "benchmark": chosen}
+    span = _overview_span(results)
+    titled = {}
+    for panel, target in _targets(dashboard):
+        sql = _render(target["rawSql"], dashboard, values, "1d", span)
+        assert "IN ($benchmark)" in target["rawSql"], f"{panel['title']}: not filtered"
+        titled[(panel["type"], panel["title"])] = results.query(sql)
+    columns, rows = titled[("table", "Jobs")]
+    shown = {row[columns.index("benchmark")] or NO_BENCHMARK for row in rows}
+    assert shown == set(chosen) and len(rows) == _ok_jobs(results, chosen)
+    assert titled[("stat", "Jobs analysed")][1] == [(_ok_jobs(results, chosen),)]
+    columns, rows = titled[("table", "Per benchmark")]
+    assert sorted(row[0] for row in rows) == sorted(chosen)
+
+
 def test_job_detail_panels_return_rows_for_every_job(results):
     dashboard = DASHBOARDS["job-detail"]
     variables = _variables(dashboard)
-    values = {"owner": list(OWNERS)}
+    values = _all(results, dashboard)
     columns, jobs = results.query(_render(variables["job"]["query"], dashboard, values, "1s", None))
     assert columns == ["__value", "__text"]
     assert len(jobs) == 8  # 7 sample profiles of one user, one of the other
@@ -264,7 +347,7 @@ def test_job_detail_panels_return_rows_for_every_job(results):
 
 
 def test_reader_sees_the_results_and_nothing_else(results):
-    for table in ("job_summary", "job_step_node", "job_5"):
+    for table in ("job_summary", "job_step_node", "job_files", "job_5"):
         results.query(f"SELECT 1 FROM {table} LIMIT 1")
     for table in ("api_users", "ingest_events", "procrastinate_jobs"):
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
@@ -286,3 +369,17 @@ def test_reader_reads_job_tables_created_after_the_grants(results, tmp_path):
     assert outcome.status == "ok"
     _, rows = results.query(f'SELECT count(*) FROM "{outcome.table_name}"')
     assert rows[0][0] > 0
+
+
+def test_job_detail_picks_jobs_by_benchmark_and_shows_their_files(results):
+    dashboard = DASHBOARDS["job-detail"]
+    variables = _variables(dashboard)
+    values = {"owner": list(OWNERS), "benchmark": ["stream"]}
+    _, jobs = results.query(_render(variables["job"]["query"], dashboard, values, "1s", None))
+    assert len(jobs) == 1 and jobs[0][1].endswith(" | stream")
+    values["job"] = jobs[0][0]
+    _panel, target = next((p, t) for p, t in _targets(dashboard) if p["title"] == "Files")
+    columns, rows = results.query(_render(target["rawSql"], dashboard, values, "1s", None))
+    files = [dict(zip(columns, row, strict=True)) for row in rows]
+    assert [(f["file"], f["role"], f["status"]) for f in files] == [("job_4.h5", "merged", "ok")]
+    assert files[0]["source"] == f"s3://benchmarks/{OWNERS[1]}/job_4.h5"
