@@ -27,6 +27,7 @@ from analysis_module.processing.errors import (
     TruncatedProfileError,
     UnsupportedLayoutError,
 )
+from analysis_module.processing.hdf5_chunks import ChunkSource
 from analysis_module.processing.hdf5_file import check_hdf5_file, open_h5
 from analysis_module.processing.hdf5_guard import ReadBudget, ReadLimits, inspect_structure
 from analysis_module.processing.hdf5_series import (
@@ -79,6 +80,9 @@ class SlurmProfile:
         self.path = path
         self._h5: h5py.File | None = h5
         self.budget = budget or ReadBudget(ReadLimits(), path)
+        # chunk addresses are relative to the superblock: read chunks directly only without a
+        # user block in front of it
+        self._chunks = ChunkSource(path) if h5.userblock_size == 0 else None
         self._task_names: dict[str, tuple[str, ...]] = {}
         self.layout: Layout
         self.job_id: str | None
@@ -104,6 +108,8 @@ class SlurmProfile:
         self.close()
 
     def close(self) -> None:
+        if self._chunks is not None:
+            self._chunks.close()
         if self._h5 is not None:
             self._h5.close()
             self._h5 = None
@@ -157,6 +163,7 @@ class SlurmProfile:
             ranks=ranks,
             file_label=self.path,
             budget=self.budget,
+            chunks=self._chunks,
         )
 
     def _child(self, ns: NodeStep, name: str) -> h5py.Dataset | h5py.Group:

@@ -22,6 +22,7 @@ from analysis_module.processing.errors import (
     TruncatedProfileError,
     UnsupportedLayoutError,
 )
+from analysis_module.processing.hdf5_chunks import ChunkSource, read_records
 from analysis_module.processing.hdf5_guard import ReadBudget
 
 TIME_FIELDS = ("ElapsedTime", "EpochTime")
@@ -150,11 +151,14 @@ def build_table(
     ranks: Sequence[int] | None,
     file_label: str,
     budget: ReadBudget | None = None,
+    chunks: ChunkSource | None = None,
 ) -> pa.Table:
     """Concatenate ``datasets`` (in the given order) into one table with the contract columns.
 
     ``ranks`` (one per dataset) adds an int32 ``rank`` column; ``None`` leaves it out. Memory
-    peaks at the output columns plus one dataset's structured array.
+    peaks at the output columns plus one dataset's structured array. With ``chunks`` (a map of
+    the file), tables whose every member is used are read from their stored chunks
+    (``hdf5_chunks``) when their layout allows, through h5py otherwise.
     """
     layouts = [series_layout(ds, file_label) for ds in datasets]
     lengths = np.array([length for length, _ in layouts], dtype=np.int64)
@@ -173,7 +177,7 @@ def build_table(
     for ds, (length, dtype) in zip(datasets, layouts, strict=True):
         if budget is not None:
             budget.charge(length * dtype.itemsize, f"dataset {ds.name}")
-        rows = _read_rows(ds, length, _members(dtype, columns), file_label)
+        rows = _records(ds, length, dtype, _members(dtype, columns), chunks, file_label)
         end = offset + length
         elapsed_s[offset:end] = _as_int64(rows["ElapsedTime"])
         epoch_s[offset:end] = _as_int64(rows["EpochTime"])
@@ -213,6 +217,22 @@ def _members(compound: np.dtype, columns: Sequence[FieldColumn]) -> np.dtype:
     if len(used) == len(compound.names):
         return compound
     return np.dtype([(name, compound.fields[name][0]) for name in used])
+
+
+def _records(
+    ds: h5py.Dataset,
+    length: int,
+    compound: np.dtype,
+    members: np.dtype,
+    chunks: ChunkSource | None,
+    file_label: str,
+) -> np.ndarray:
+    """The fast chunk read when every stored member is used and the layout allows, else h5py."""
+    if chunks is not None and members is compound:
+        rows = read_records(ds, compound, length, chunks, file_label)
+        if rows is not None:
+            return rows
+    return _read_rows(ds, length, members, file_label)
 
 
 def _read_rows(ds: h5py.Dataset, length: int, dtype: np.dtype, file_label: str) -> np.ndarray:
