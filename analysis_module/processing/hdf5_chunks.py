@@ -17,6 +17,7 @@ Anything else (shuffle, a missing chunk, a checksum that does not add up, ...) r
 
 from __future__ import annotations
 
+import contextlib
 import math
 import mmap
 import zlib
@@ -58,7 +59,8 @@ class ChunkSource:
     def close(self) -> None:
         self._bytes = None
         if self._map is not None:
-            self._map.close()
+            with contextlib.suppress(BufferError):  # a view still held (by a traceback):
+                self._map.close()  # the map is then unmapped when that view goes
             self._map = None
 
 
