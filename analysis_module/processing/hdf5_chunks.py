@@ -32,6 +32,8 @@ _ADLER_MOD = 65521
 _STORED_HEAD = 7  # zlib header (2), stored block header (1), LEN (2), NLEN (2)
 _ADLER_BYTES = 4
 _MAX_STORED_BLOCK = 0xFFFF
+_BLOCK_BYTES = 16 * 1024**2  # payload copied between drops of the mapped pages
+_BIG_ENDIAN_U32 = np.array([1 << 24, 1 << 16, 1 << 8, 1], dtype=np.int64)
 # fields of h5py's StoreInfo: chunk_offset, filter_mask, byte_offset, size
 _FIRST, _MASK, _OFFSET, _SIZE = (itemgetter(i) for i in range(4))
 
@@ -82,9 +84,9 @@ def read_records(
         return None
     stored = sizes == chunk_bytes + _STORED_HEAD + _ADLER_BYTES
     if chunk_bytes <= _MAX_STORED_BLOCK and stored.all():
-        payload = _stored_payload(data, offsets, chunk_bytes)
+        payload = _stored_payload(source, offsets, chunk_bytes)
     else:
-        payload = _inflated_payload(data, offsets, sizes, chunk_bytes, ds.name, file_label)
+        payload = _inflated_payload(source, offsets, sizes, chunk_bytes, ds.name, file_label)
     source.release()
     if payload is None:
         return None
@@ -157,29 +159,44 @@ def _chunk_addresses(
     return offsets, sizes
 
 
-def _stored_payload(data: np.ndarray, offsets: np.ndarray, chunk_bytes: int) -> np.ndarray | None:
+def _stored_payload(
+    source: ChunkSource, offsets: np.ndarray, chunk_bytes: int
+) -> np.ndarray | None:
     """Payloads of single-stored-block zlib streams, verified; None if any header or checksum
-    does not match (HDF5 then reads, and reports, the table)."""
+    does not match (HDF5 then reads, and reports, the table). Works through the chunks in
+    blocks of ``_BLOCK_BYTES``, dropping the mapped pages after each block."""
+    data = source.bytes()
+    payload = np.empty((offsets.size, chunk_bytes), dtype=np.uint8)
+    stored = np.empty(offsets.size, dtype=np.int64)
+    per_block = max(1, _BLOCK_BYTES // chunk_bytes)
+    for first in range(0, offsets.size, per_block):
+        block = slice(first, first + per_block)
+        if not _stored_headers_valid(data, offsets[block], chunk_bytes):
+            return None
+        _strided_copy(data, offsets[block] + _STORED_HEAD, payload[block])
+        tail = data[offsets[block, None] + (_STORED_HEAD + chunk_bytes + np.arange(_ADLER_BYTES))]
+        stored[block] = tail.astype(np.int64) @ _BIG_ENDIAN_U32
+        source.release()
+    if combined_adler32(stored, chunk_bytes) != zlib.adler32(payload):
+        return None
+    return payload
+
+
+def _stored_headers_valid(data: np.ndarray, offsets: np.ndarray, chunk_bytes: int) -> bool:
+    """Each chunk starts with a zlib header and one final stored block of ``chunk_bytes``."""
     head = data[offsets[:, None] + np.arange(_STORED_HEAD)].astype(np.int64)
     cmf, flg = head[:, 0], head[:, 1]
     length, nlength = head[:, 3] | (head[:, 4] << 8), head[:, 5] | (head[:, 6] << 8)
     valid = ((cmf & 0x0F) == 8) & ((cmf >> 4) <= 7) & (((cmf << 8) | flg) % 31 == 0)
     valid &= (flg & 0x20) == 0  # no preset dictionary
     valid &= (head[:, 2] == 1) & (length == chunk_bytes) & (nlength == chunk_bytes ^ 0xFFFF)
-    if not valid.all():
-        return None
-    payload = _strided_copy(data, offsets + _STORED_HEAD, chunk_bytes)
-    tail = data[offsets[:, None] + (_STORED_HEAD + chunk_bytes + np.arange(_ADLER_BYTES))]
-    stored = tail.astype(np.int64) @ np.array([1 << 24, 1 << 16, 1 << 8, 1], dtype=np.int64)
-    if combined_adler32(stored, chunk_bytes) != zlib.adler32(payload):
-        return None
-    return payload
+    return bool(valid.all())
 
 
-def _strided_copy(data: np.ndarray, starts: np.ndarray, chunk_bytes: int) -> np.ndarray:
-    """``chunk_bytes`` from each start into one (chunks, chunk_bytes) array; each run of evenly
+def _strided_copy(data: np.ndarray, starts: np.ndarray, out: np.ndarray) -> None:
+    """``out.shape[1]`` bytes from each start into the rows of ``out``; each run of evenly
     spaced starts (the common case: chunks written in order) is a single strided copy."""
-    out = np.empty((starts.size, chunk_bytes), dtype=np.uint8)
+    chunk_bytes = out.shape[1]
     steps = np.diff(starts)
     breaks = np.flatnonzero(np.diff(steps)) + 1  # run i..j has steps[i:j-1] all equal
     first = 0
@@ -197,7 +214,6 @@ def _strided_copy(data: np.ndarray, starts: np.ndarray, chunk_bytes: int) -> np.
             for row in range(first, last + 1):
                 out[row] = data[int(starts[row]) : int(starts[row]) + chunk_bytes]
         first = last + 1
-    return out
 
 
 def combined_adler32(stored: np.ndarray, chunk_bytes: int) -> int:
@@ -215,7 +231,7 @@ def combined_adler32(stored: np.ndarray, chunk_bytes: int) -> int:
 
 
 def _inflated_payload(
-    data: np.ndarray,
+    source: ChunkSource,
     offsets: np.ndarray,
     sizes: np.ndarray,
     chunk_bytes: int,
@@ -224,8 +240,14 @@ def _inflated_payload(
 ) -> np.ndarray | None:
     """Compressed chunks, one bounded inflate each; a chunk that inflates to any size but the
     chunk's is an error (HDF5 would pad it with fill values or fail)."""
+    data = source.bytes()
     out = np.empty((offsets.size, chunk_bytes), dtype=np.uint8)
+    inflated = 0
     for index, (start, size) in enumerate(zip(offsets.tolist(), sizes.tolist(), strict=True)):
+        inflated += chunk_bytes
+        if inflated >= _BLOCK_BYTES:  # keep the mapped pages to one block's worth
+            source.release()
+            inflated = 0
         inflater = zlib.decompressobj()
         try:
             chunk = inflater.decompress(data[start : start + size], chunk_bytes)
