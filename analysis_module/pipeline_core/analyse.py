@@ -9,7 +9,7 @@ handed to `emit` before the next pair is read.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 import pyarrow as pa
@@ -19,6 +19,7 @@ from analysis_module.pipeline_core.epochs import drop_invalid_times
 from analysis_module.pipeline_core.factors import PiecewiseConstant
 from analysis_module.pipeline_core.figures import (
     EnergyFigures,
+    FactorOutcome,
     apply_optional_factor,
     metrics_row,
 )
@@ -82,12 +83,32 @@ class _Factors:
     carbon: PiecewiseConstant | None
 
     def figures(self, series: PowerSeries, options: AnalysisOptions) -> tuple:
-        gaps = {
-            "rule": options.rule,
-            "gap_factor": options.gap_factor,
-            "max_interval_s": options.max_interval_s,
-        }
-        integration = integrate_series(series, **gaps)
+        """(figures, integration) of one series; the figures keep per-interval cost and CO2."""
+        integration = integrate_series(series, **_gaps(options))
+        cost, co2 = self._priced(integration)
+        figures = EnergyFigures(
+            energy_j=integration.energy_j,
+            integrated_s=integration.integrated_s,
+            gap_intervals=integration.n_gap_intervals + integration.n_missing_intervals,
+            gap_samples=series.gap_samples,
+            cost=cost,
+            co2=co2,
+            components_j=component_energy(series, **_gaps(options)),
+            first_epoch=int(series.epoch_s[0]) if len(series) else None,
+            last_epoch=int(series.epoch_s[-1]) if len(series) else None,
+        )
+        return figures, integration
+
+    def with_intervals(
+        self, series: PowerSeries, options: AnalysisOptions, known: EnergyFigures
+    ) -> tuple:
+        """``known`` (totals only) with its per-interval arrays computed again, and the
+        integration: the same numbers as ``figures``, without redoing the components."""
+        integration = integrate_series(series, **_gaps(options))
+        cost, co2 = self._priced(integration)
+        return replace(known, cost=cost, co2=co2), integration
+
+    def _priced(self, integration) -> tuple[FactorOutcome, FactorOutcome]:
         cost = apply_optional_factor(
             integration,
             self.price,
@@ -100,18 +121,25 @@ class _Factors:
             joules_per_unit=JOULES_PER_KWH,
             missing_note="no carbon intensity configured",
         )
-        figures = EnergyFigures(
-            energy_j=integration.energy_j,
-            integrated_s=integration.integrated_s,
-            gap_intervals=integration.n_gap_intervals + integration.n_missing_intervals,
-            gap_samples=series.gap_samples,
-            cost=cost,
-            co2=co2,
-            components_j=component_energy(series, **gaps),
-            first_epoch=int(series.epoch_s[0]) if len(series) else None,
-            last_epoch=int(series.epoch_s[-1]) if len(series) else None,
-        )
-        return figures, integration
+        return cost, co2
+
+
+def _gaps(options: AnalysisOptions) -> dict:
+    return {
+        "rule": options.rule,
+        "gap_factor": options.gap_factor,
+        "max_interval_s": options.max_interval_s,
+    }
+
+
+def _totals_only(figures: EnergyFigures) -> EnergyFigures:
+    """``figures`` without the per-interval cost and CO2 arrays: what the job's totals, the
+    breakdown and prices need. Keeps memory to one series' arrays at a time, not every node's."""
+    return replace(
+        figures,
+        cost=replace(figures.cost, per_interval=None),
+        co2=replace(figures.co2, per_interval=None),
+    )
 
 
 def _read_power(profile: ProfileLike, options: AnalysisOptions) -> dict[tuple, PowerSeries]:
@@ -215,12 +243,15 @@ def analyse_profile(
         price=factors.price(*window) if window else None,
         carbon=factors.carbon(*window) if window else None,
     )
-    computed = {id(s): factor_set.figures(s, options) for s in node_series.values()}
+    # pass 1 keeps totals only; pass 2 recomputes one series' per-interval arrays at a time
+    computed = {
+        id(s): _totals_only(factor_set.figures(s, options)[0]) for s in node_series.values()
+    }
     found = _Collected(
         profile.node_steps,
         step_series,
         node_series,
-        {n: computed[id(s)][0] for n, s in node_series.items()},
+        {n: computed[id(s)] for n, s in node_series.items()},
     )
     for ns in profile.node_steps:
         _collect_node_step(profile, ns, options, step_series, computed, factor_set, found, batch)
@@ -261,8 +292,11 @@ def _collect_node_step(
     if series is not None:
         # a node with one step has the same series at both levels: computed once
         known = computed.get(id(series))
-        figures, integration = known or factor_set.figures(series, options)
-        found.step_node_energy[key] = figures
+        if known is None:
+            figures, integration = factor_set.figures(series, options)
+        else:
+            figures, integration = factor_set.with_intervals(series, options, known)
+        found.step_node_energy[key] = _totals_only(figures) if known is None else known
     if span := _other_series_span(profile, ns):
         found.other_spans[key] = span
     tasks = _read_tasks(profile, ns)

@@ -34,21 +34,29 @@ GPU_COLUMNS = ("gpu_util_pct", "gpu_mem_mib")
 def _integer_sentinels(values: np.ndarray) -> np.ndarray:
     """NO_VAL and its multiples, and all-ones patterns (INFINITE, NO_VAL64's neighbour...)."""
     as_u64 = values.astype(np.uint64)
-    multiple_of_no_val = (as_u64 >= NO_VAL) & (as_u64 % np.uint64(NO_VAL) == 0)
-    plus_one = as_u64 + np.uint64(1)  # 2^64 - 1 wraps to 0, itself all ones
-    all_ones = (as_u64 >= INFINITE) & ((plus_one & as_u64) == 0)
-    return multiple_of_no_val | all_ones | (as_u64 == NO_VAL64)
+    bad = as_u64 >= NO_VAL  # every sentinel is at least NO_VAL: test only those (rarely any)
+    candidates = np.flatnonzero(bad)
+    if candidates.size:
+        big = as_u64[candidates]
+        multiple_of_no_val = big % np.uint64(NO_VAL) == 0
+        plus_one = big + np.uint64(1)  # 2^64 - 1 wraps to 0, itself all ones
+        all_ones = (big >= INFINITE) & ((plus_one & big) == 0)
+        bad[candidates] = multiple_of_no_val | all_ones | (big == NO_VAL64)
+    return bad
 
 
 def _float_sentinels(values: np.ndarray) -> np.ndarray:
     """Non-finite values, u64 sentinels rounded to a double (2^64), NO_VAL multiples, and
     subnormals: the integer bits Slurm 23.02.0-.3 stored in GPUUtilization's double."""
     magnitude = np.abs(values)
-    whole = np.isfinite(values) & (values == np.floor(values)) & (values >= NO_VAL)
-    exact = np.where(whole & (values < 2.0**63), values, 0.0).astype(np.uint64)
     bad = ~np.isfinite(values) | (values >= 2.0**63)
-    bad |= whole & _integer_sentinels(exact) & (exact > 0)
     bad |= (magnitude > 0) & (magnitude < np.finfo(np.float64).tiny)
+    candidates = np.flatnonzero((values >= NO_VAL) & (values < 2.0**63))
+    if candidates.size:  # whole numbers at least NO_VAL: an integer sentinel as a double?
+        big = values[candidates]
+        whole = big == np.floor(big)
+        exact = np.where(whole, big, 0.0).astype(np.uint64)
+        bad[candidates] |= whole & _integer_sentinels(exact) & (exact > 0)
     return bad
 
 

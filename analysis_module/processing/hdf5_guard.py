@@ -64,8 +64,9 @@ class ReadLimits:
     node's Tasks datasets together): ``max_series_rows`` bounds its rows. Tasks, Network and
     Filesystem are read with only the members the reader uses, Energy with every member (each
     may be a power field), so ``max_energy_table_bytes`` bounds an Energy table's declared
-    bytes. Every node's power series and its integration are kept until the job's figures are
-    built, about ``ENERGY_KEPT_BYTES_PER_ROW`` bytes per row beyond the record itself:
+    bytes. Every node's power series is kept until the job's figures are built (its
+    integration was kept too when ``ENERGY_KEPT_BYTES_PER_ROW`` was measured; it is now
+    recomputed one series at a time, so the estimate is conservative):
     ``max_energy_bytes`` bounds that estimate over the file's Energy tables together.
     """
 

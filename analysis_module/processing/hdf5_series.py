@@ -1,9 +1,11 @@
 """One (step, node)'s Slurm series datasets -> one Arrow table.
 
 Slurm stores every series as a 1-D packed compound table (``ElapsedTime`` u64, ``EpochTime`` u64,
-then u64/double fields) chunked by 10 rows. The fast way through it is one whole-dataset read per
-dataset into a structured numpy array, then one strided copy per field into a preallocated
-contiguous column that Arrow wraps without copying. Nothing here loops over rows in Python.
+then u64/double fields) chunked by 10 rows. Each dataset is read whole into a structured numpy
+array, straight from its stored chunks where the layout allows (``hdf5_chunks``, about twice
+HDF5's speed on Slurm's 10-row chunks) and through h5py otherwise, then one strided copy per
+field fills a preallocated contiguous column that Arrow wraps without copying. Nothing here
+loops over rows in Python.
 
 Column names and types follow the reader contract in ``docs/architecture.md``.
 """
@@ -22,6 +24,7 @@ from analysis_module.processing.errors import (
     TruncatedProfileError,
     UnsupportedLayoutError,
 )
+from analysis_module.processing.hdf5_chunks import ChunkSource, read_records
 from analysis_module.processing.hdf5_guard import ReadBudget
 
 TIME_FIELDS = ("ElapsedTime", "EpochTime")
@@ -150,11 +153,14 @@ def build_table(
     ranks: Sequence[int] | None,
     file_label: str,
     budget: ReadBudget | None = None,
+    chunks: ChunkSource | None = None,
 ) -> pa.Table:
     """Concatenate ``datasets`` (in the given order) into one table with the contract columns.
 
     ``ranks`` (one per dataset) adds an int32 ``rank`` column; ``None`` leaves it out. Memory
-    peaks at the output columns plus one dataset's structured array.
+    peaks at the output columns plus one dataset's structured array. With ``chunks`` (a map of
+    the file), tables whose every member is used are read from their stored chunks
+    (``hdf5_chunks``) when their layout allows, through h5py otherwise.
     """
     layouts = [series_layout(ds, file_label) for ds in datasets]
     lengths = np.array([length for length, _ in layouts], dtype=np.int64)
@@ -173,7 +179,7 @@ def build_table(
     for ds, (length, dtype) in zip(datasets, layouts, strict=True):
         if budget is not None:
             budget.charge(length * dtype.itemsize, f"dataset {ds.name}")
-        rows = _read_rows(ds, length, _members(dtype, columns), file_label)
+        rows = _records(ds, length, dtype, _members(dtype, columns), chunks, file_label)
         end = offset + length
         elapsed_s[offset:end] = _as_int64(rows["ElapsedTime"])
         epoch_s[offset:end] = _as_int64(rows["EpochTime"])
@@ -213,6 +219,22 @@ def _members(compound: np.dtype, columns: Sequence[FieldColumn]) -> np.dtype:
     if len(used) == len(compound.names):
         return compound
     return np.dtype([(name, compound.fields[name][0]) for name in used])
+
+
+def _records(
+    ds: h5py.Dataset,
+    length: int,
+    compound: np.dtype,
+    members: np.dtype,
+    chunks: ChunkSource | None,
+    file_label: str,
+) -> np.ndarray:
+    """The fast chunk read when every stored member is used and the layout allows, else h5py."""
+    if chunks is not None and members is compound:
+        rows = read_records(ds, compound, length, chunks, file_label)
+        if rows is not None:
+            return rows
+    return _read_rows(ds, length, members, file_label)
 
 
 def _read_rows(ds: h5py.Dataset, length: int, dtype: np.dtype, file_label: str) -> np.ndarray:
