@@ -16,6 +16,7 @@ from tests.ingest.support import (
     events_of,
     jobs_of,
     object_row,
+    own_name,
     profile_bytes,
     summary_row,
     upload,
@@ -44,7 +45,7 @@ def test_rescan_processes_uploads_made_while_the_listener_was_down(
     s3 = s3_endpoint.client()
     env = service_env(ingest_db, s3_endpoint, s3_bucket)
     folder = uuid.uuid4().hex[:8]
-    keys = [f"user-7f3c2a/{folder}/run {n}/job_4.h5" for n in range(5)]
+    keys = [f"user-7f3c2a/{folder}/run {n}/{own_name('job_4.h5')}" for n in range(5)]
     for key in keys:
         upload(s3, s3_bucket, key, profile_bytes("job_4.h5"))
     upload(s3, s3_bucket, f"user-7f3c2a/{folder}/notes.txt", b"not a profile")
@@ -88,7 +89,7 @@ def test_rescan_marks_objects_deleted_without_notification_removed(
 ):
     s3 = s3_endpoint.client()
     env = service_env(ingest_db, s3_endpoint, s3_bucket)
-    key = f"user-7f3c2a/{uuid.uuid4().hex[:8]}/job_4.h5"
+    key = f"user-7f3c2a/{uuid.uuid4().hex[:8]}/{own_name('job_4.h5')}"
     upload(s3, s3_bucket, key, profile_bytes("job_4.h5"))
     with running(worker_process(env)):
         assert rescan(settings_for(env, monkeypatch)).enqueued == 1
@@ -107,7 +108,7 @@ def test_rescan_marks_objects_deleted_without_notification_removed(
 def test_workers_rescan_periodically(ingest_db, s3_endpoint, s3_bucket, cron):
     s3 = s3_endpoint.client()
     env = service_env(ingest_db, s3_endpoint, s3_bucket, INGEST_RESCAN_CRON=cron)
-    key = f"user-7f3c2a/{uuid.uuid4().hex[:8]}/job_5.h5"
+    key = f"user-7f3c2a/{uuid.uuid4().hex[:8]}/{own_name('job_5.h5')}"
     with running(worker_process(env)):
         upload(s3, s3_bucket, key, profile_bytes("job_5.h5"))
         row = wait_until(all_ok(ingest_db, s3_bucket, [key]), what="the periodic rescan")[0]
