@@ -11,10 +11,10 @@ from tests.ingest.conftest import listener_process, running, service_env, worker
 from tests.ingest.support import EXAMPLES, TOKEN, fetch_all, object_row, summary_row, wait_until
 from tests.support.slurm_synth import write_node_step_job
 
-QUIET_S = "1.5"
+QUIET_S = "3"
 NODE_STEP = EXAMPLES / "nodestep"
 JOB_5_FILES = ("5_0_vm.h5", "5_1_vm.h5", "5_batch_vm.h5")
-JOB_5_ENERGY_J = 3150.0  # the node's energy over the whole job (tests/pipeline_core)
+JOB_5_ENERGY_J = 3150.0  # the node's true energy over the job, by the left rule (pipeline_core)
 CORRUPT = b"\x89HDF\r\n\x1a\n" + b"not really hdf5" * 20
 JOB_TASK = "ingest:analyse_job"
 
@@ -23,7 +23,9 @@ JOB_TASK = "ingest:analyse_job"
 def services(module_db, s3_endpoint):
     """Listener and worker on a bucket whose creations and removals the gateway pushes."""
     bucket = s3_endpoint.new_bucket("jobs")
-    env = service_env(module_db, s3_endpoint, bucket, INGEST_JOB_QUIET_S=QUIET_S)
+    env = service_env(
+        module_db, s3_endpoint, bucket, INGEST_JOB_QUIET_S=QUIET_S, INTEGRATION_RULE="left"
+    )
     with running(listener_process(env)) as listener, running(worker_process(env)):
         s3_endpoint.notify(
             bucket,
@@ -187,7 +189,12 @@ def test_twelve_arrivals_within_the_quiet_period_give_at_most_two_analyses(
     bucket = services
     paths = write_node_step_job(tmp_path, job_id=812, n_nodes=12, duration_s=30)
     for path in paths:
-        put(s3, bucket, f"{folder}/{path.name}", path.read_bytes())
+        # one at a time, each checked before the next arrives: the job's analysis is queued
+        # after the first check already, and each arrival moves it back
+        key = f"{folder}/{path.name}"
+        put(s3, bucket, key, path.read_bytes())
+        wait_until(lambda key=key: (object_row(module_db, bucket, key) or {}).get("status") == "ok",
+                   what=f"{key} checked")  # fmt: skip
     job = f"s3://{bucket}/{folder}/job_812"
 
     row = settled(module_db, bucket, folder, job, files=12)
