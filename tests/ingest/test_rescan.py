@@ -13,7 +13,9 @@ from analysis_module.app.ingest_setup import rescan
 from analysis_module.settings import AnalysisSettings
 from tests.ingest.conftest import running, service_env, worker_process
 from tests.ingest.support import (
+    EXAMPLES,
     events_of,
+    fetch_all,
     jobs_of,
     object_row,
     own_name,
@@ -114,3 +116,42 @@ def test_workers_rescan_periodically(ingest_db, s3_endpoint, s3_bucket, cron):
         row = wait_until(all_ok(ingest_db, s3_bucket, [key]), what="the periodic rescan")[0]
     assert events_of(ingest_db, s3_bucket, key) == ["accepted"]
     assert summary_row(ingest_db, row["source"])["status"] == "ok"
+
+
+def test_rescan_queues_a_jobs_files_and_through_them_the_job(
+    ingest_db, s3_endpoint, s3_bucket, monkeypatch
+):
+    s3 = s3_endpoint.client()
+    env = service_env(ingest_db, s3_endpoint, s3_bucket, INGEST_JOB_QUIET_S="1")
+    folder = f"user-7f3c2a/{uuid.uuid4().hex[:8]}"
+    for name in ("5_0_vm.h5", "5_1_vm.h5", "5_batch_vm.h5"):
+        upload(s3, s3_bucket, f"{folder}/{name}", (EXAMPLES / "nodestep" / name).read_bytes())
+    corrupt = f"{folder}/5_9_vm.h5"
+    upload(s3, s3_bucket, corrupt, b"\x89HDF\r\n\x1a\n" + b"broken" * 40)
+    job = f"s3://{s3_bucket}/{folder}/job_5"
+
+    def job_settled():
+        row = summary_row(ingest_db, job)
+        waiting = fetch_all(
+            ingest_db,
+            "SELECT count(*) FROM procrastinate_jobs WHERE status IN ('todo', 'doing')"
+            " AND starts_with(lock, %s)",
+            f"s3://{s3_bucket}/{folder}/",
+        )[0][0]
+        return row if row and row["n_files"] == 4 and not waiting else None
+
+    with running(worker_process(env)):
+        assert rescan(settings_for(env, monkeypatch)).enqueued == 4
+        first = wait_until(job_settled, what="the job from the rescanned files")
+        assert (first["status"], first["n_files_failed"]) == ("ok", 1)
+        assert object_row(ingest_db, s3_bucket, corrupt)["status"] == "failed"
+        assert rescan(settings_for(env, monkeypatch)).enqueued == 0  # nothing new
+
+        again = rescan(settings_for(env, monkeypatch), retry_failed=True)
+        assert again.enqueued_keys == [corrupt]
+        wait_until(
+            lambda: (row := job_settled()) and row["analysed_at"] > first["analysed_at"],
+            what="the job analysed again",
+        )
+    row = object_row(ingest_db, s3_bucket, corrupt)
+    assert (row["status"], row["failure_kind"], row["attempts"]) == ("failed", "file", 2)
