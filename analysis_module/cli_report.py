@@ -1,7 +1,8 @@
 """What the batch CLI prints: the outcome table (energy in J and kWh), the rescan summary.
 
-The table fits 80 columns: one line of figures per file and, under a failed file or a figure
-shown as `-`, an indented line with the reason (shortened; `--json` has the full text).
+The table fits 80 columns: one line of figures per job and, under a failed job, a job that left
+files out or a figure shown as `-`, an indented line with the reason (shortened; `--json` has
+the full text).
 Definitions of the figures: docs/energy-metrics.md.
 """
 
@@ -93,13 +94,15 @@ def outcome_lines(rows: list[tuple[str, dict]], *, width: int = 80) -> list[str]
         return "  ".join(parts).rstrip()
 
     notes_of = [
-        missing_reasons(s) if s.get("status") == "ok" else [f"reason: {_error_of(s)}"]
+        _left_out(s) + missing_reasons(s)
+        if s.get("status") == "ok"
+        else [f"reason: {_error_of(s)}"]
         for _, s in rows
     ]
-    # A reason shared by every file with energy (no price configured, ...) is said once.
+    # A reason shared by every job with energy (no price configured, ...) is said once.
     with_energy = [set(n) for (_, s), n in zip(rows, notes_of, strict=True) if _has_energy(s)]
     shared = set.intersection(*with_energy) if len(with_energy) > 1 else set()
-    lines = [line("profile", [h for h, _ in FIGURE_COLUMNS])]
+    lines = [line("job", [h for h, _ in FIGURE_COLUMNS])]
     for (name, summary), notes in zip(rows, notes_of, strict=True):
         if len(name) > name_width:
             lines.append(name)
@@ -109,8 +112,13 @@ def outcome_lines(rows: list[tuple[str, dict]], *, width: int = 80) -> list[str]
             if note not in shared:
                 lines.extend(_wrapped(note, width, "    "))
     for note in sorted(shared):
-        lines.extend(_wrapped(f"{note} (every file with energy)", width, "- "))
+        lines.extend(_wrapped(f"{note} (every job with energy)", width, "- "))
     return lines
+
+
+def _left_out(summary: dict) -> list[str]:
+    """A job computed without some of its files says which (`1 of 4 files left out: ...`)."""
+    return [summary["error"]] if summary.get("error") else []
 
 
 def _has_energy(summary: dict) -> bool:

@@ -14,6 +14,7 @@ import dataclasses
 import json
 import logging
 import math
+import re
 import shutil
 import sys
 from datetime import datetime
@@ -27,7 +28,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from typer._click.exceptions import UsageError  # the click that the pinned typer bundles
 
-from analysis_module.app.batch_inputs import ProfileInput, local_inputs, s3_inputs
+from analysis_module.app.batch_inputs import JobGroup, group_jobs, local_inputs, s3_inputs
 from analysis_module.app.runner import JobOutcome, build_runner, default_factor_options
 from analysis_module.cli_report import outcome_lines, rescan_summary
 from analysis_module.pipeline_core.errors import TransientError
@@ -132,14 +133,20 @@ GapFactorFlag = Annotated[
 PueFlag = Annotated[
     float | None, typer.Option(help="Power usage effectiveness, for facility energy.")
 ]
-AsJsonFlag = Annotated[bool, typer.Option("--json", help="One JSON object per source on stdout.")]
+AsJsonFlag = Annotated[bool, typer.Option("--json", help="One JSON object per job on stdout.")]
 RetryFailedFlag = Annotated[
     bool,
     typer.Option(
         "--retry-failed",
-        help="Only the sources whose last analysis failed (with --rescan: queue them again).",
+        help="Only the jobs whose last analysis failed or left files out (with --rescan: "
+        "queue them again).",
     ),
 ]
+BenchmarkFlag = Annotated[
+    str | None,
+    typer.Option(help="Benchmark name recorded with every job (1-128 of A-Z a-z 0-9 . _ -)."),
+]
+BENCHMARK_NAME = re.compile(r"[A-Za-z0-9._-]{1,128}")
 
 
 @app.command()
@@ -161,8 +168,14 @@ def main(
     pue: PueFlag = None,
     as_json: AsJsonFlag = False,
     retry_failed: RetryFailedFlag = False,
+    benchmark: BenchmarkFlag = None,
 ) -> None:
     """Analyse Slurm HDF5 profiles into energy, cost and CO2 figures."""
+    if benchmark is not None and not BENCHMARK_NAME.fullmatch(benchmark):
+        exit_on_configuration_error(
+            f"--benchmark: {benchmark[:140]!r} is not a benchmark name "
+            "(1-128 characters of A-Z a-z 0-9 . _ -)"
+        )
     overrides = {
         "integration": integration.value if integration else None,
         "gap_factor": gap_factor,
@@ -194,6 +207,7 @@ def main(
         from_s3=s3 or settings.minio_sync,
         retry_failed=retry_failed,
         as_json=as_json,
+        benchmark=benchmark,
     )
 
 
@@ -205,14 +219,14 @@ def _analyse_batch(
     from_s3: bool,
     retry_failed: bool,
     as_json: bool,
+    benchmark: str | None = None,
 ) -> None:
-    """Analyse the inputs, print the table (or JSON lines); exit 1 when any failed."""
+    """Analyse the jobs, print the table (or JSON lines); exit 1 when any file failed."""
     try:
-        inputs = _inputs(settings, source, from_s3)
+        jobs = group_jobs(_inputs(settings, source, from_s3))
         runner = _open_runner(settings, factor_options)
         if retry_failed:
-            failed_before = runner.failed_sources()
-            inputs = [item for item in inputs if item.source in failed_before]
+            jobs = _failed_before(runner, jobs)
     except NothingToAnalyse as exc:
         _say(str(exc))
         raise typer.Exit(0 if from_s3 else 2) from None
@@ -221,12 +235,33 @@ def _analyse_batch(
     except TransientError as exc:
         _say(f"error: {exc}")
         raise typer.Exit(2) from None
-    outcomes = _run(runner, inputs, show_progress=err.is_terminal and not as_json, as_json=as_json)
+    outcomes = _run(
+        runner,
+        jobs,
+        show_progress=err.is_terminal and not as_json,
+        as_json=as_json,
+        benchmark=benchmark,
+    )
     runner.close()
     if not as_json:
         _print_outcomes(settings, outcomes)
-    if any(o.status != "ok" for _, o in outcomes):
+    if any(o.status != "ok" or _failed_files(o) for _, o in outcomes):
         raise typer.Exit(1)
+
+
+def _failed_before(runner, jobs: list[JobGroup]) -> list[JobGroup]:
+    """Jobs whose last analysis failed or left files out; a file an earlier version analysed
+    as a job of its own and that failed brings its job along."""
+    failed = runner.failed_sources()
+    return [
+        job
+        for job in jobs
+        if job.source in failed or any(item.source in failed for item in job.members)
+    ]
+
+
+def _failed_files(outcome: JobOutcome) -> list:
+    return [f for f in outcome.files if f.status != "ok"]
 
 
 def _print_outcomes(settings: AnalysisSettings, outcomes) -> None:
@@ -236,10 +271,13 @@ def _print_outcomes(settings: AnalysisSettings, outcomes) -> None:
     sys.stdout.write("\n".join(outcome_lines(rows, width=width)) + "\n")
     sys.stdout.flush()
     failed = sum(o.status != "ok" for _, o in outcomes)
+    n_files = sum(len(o.files) for _, o in outcomes)
+    left_out = sum(len(_failed_files(o)) for _, o in outcomes if o.status == "ok")
+    files = f"{n_files} files" + (f", {left_out} left out" if left_out else "")
     where = "PostgreSQL" if settings.use_postgres else str(settings.duckdb_path)
     scopes = sorted({o.summary.get("energy_scope") for _, o in outcomes} - {None})
     _say(
-        f"{len(outcomes) - failed} analysed, {failed} failed (integration: "
+        f"{len(outcomes) - failed} analysed, {failed} failed ({files}; integration: "
         f"{settings.integration}, {_rule_origin(settings)}; energy_scope: "
         f"{', '.join(scopes) or '-'}); results in {where}"
     )
@@ -289,8 +327,8 @@ def _inputs(settings: AnalysisSettings, sources: list[Path] | None, from_s3: boo
     return inputs
 
 
-def _run(runner, inputs, *, show_progress: bool, as_json: bool):
-    outcomes: list[tuple[ProfileInput, JobOutcome]] = []
+def _run(runner, jobs: list[JobGroup], *, show_progress: bool, as_json: bool, benchmark=None):
+    outcomes: list[tuple[JobGroup, JobOutcome]] = []
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -300,22 +338,38 @@ def _run(runner, inputs, *, show_progress: bool, as_json: bool):
         disable=not show_progress,
         transient=True,
     ) as progress:
-        task = progress.add_task("analysing", total=len(inputs))
-        for item in inputs:
-            progress.update(task, description=item.display)
-            with item.local_file() as path:
-                outcome = runner.analyse_file(
-                    path, source=item.source, owner=item.owner, etag=item.etag
-                )
-            if outcome.status != "ok":
-                _say(f"FAILED {item.display}: {outcome.error}")
+        task = progress.add_task("analysing", total=len(jobs))
+        for job in jobs:
+            progress.update(task, description=job.display)
+            with job.job_input(benchmark) as job_input:
+                outcome = runner.analyse_job(job_input)
+            _say_failures(job, outcome)
             if as_json:
-                record = {k: _jsonable(v) for k, v in outcome.summary.items()}
-                sys.stdout.write(json.dumps(record) + "\n")
+                sys.stdout.write(json.dumps(_json_record(outcome)) + "\n")
                 sys.stdout.flush()
-            outcomes.append((item, outcome))
+            outcomes.append((job, outcome))
             progress.advance(task)
     return outcomes
+
+
+def _say_failures(job: JobGroup, outcome: JobOutcome) -> None:
+    """`FAILED <file>: <reason>` per file left out; a job that failed for no file's fault is
+    named itself."""
+    shown = {item.source: item.display for item in job.members}
+    failed = _failed_files(outcome)
+    for item in failed:
+        _say(f"FAILED {shown.get(item.source, item.name)}: {item.error}")
+    if outcome.status != "ok" and not failed:
+        _say(f"FAILED {job.display}: {outcome.error}")
+
+
+def _json_record(outcome: JobOutcome) -> dict:
+    record = {k: _jsonable(v) for k, v in outcome.summary.items()}
+    record["files"] = [
+        {"name": f.name, "role": f.role, "status": f.status, "error": f.error}
+        for f in outcome.files
+    ]
+    return record
 
 
 def _rescan(settings: AnalysisSettings, *, retry_failed: bool = False) -> None:

@@ -1,4 +1,5 @@
-"""What the batch CLI analyses: local files and folders, or the objects of a bucket."""
+"""What the batch CLI analyses: local files and folders, or the objects of a bucket, grouped
+into jobs (the node-step files and merged file of one job id in one folder are one job)."""
 
 from __future__ import annotations
 
@@ -7,10 +8,12 @@ import os
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
+from analysis_module.app.job_assembly import FileInput, JobInput
 from analysis_module.ingest.events import is_profile_key, owner_of
 from analysis_module.pipeline_core.identity import object_source
+from analysis_module.pipeline_core.job_files import job_source, split_source
 from analysis_module.settings import AnalysisSettings
 
 
@@ -32,9 +35,55 @@ class ProfileInput:
         from analysis_module.connectors.s3 import ObjectStore
 
         with tempfile.TemporaryDirectory(prefix="profile-") as tmp:
-            target = Path(tmp) / "profile.h5"
+            target = Path(tmp) / (PurePosixPath(self.key).name or "profile.h5")
             ObjectStore(self.settings).download(self.key, target)
             yield target
+
+    def file_input(self, path: Path) -> FileInput:
+        """What the runner reads: reasons name a downloaded object by its source."""
+        label = None if self.path is not None else self.source
+        return FileInput(path, self.source, self.etag, label)
+
+
+@dataclass(frozen=True)
+class JobGroup:
+    """The inputs of one job: `source` is the job key, `display` what the table shows."""
+
+    source: str
+    display: str
+    members: tuple[ProfileInput, ...]
+
+    @contextlib.contextmanager
+    def job_input(self, benchmark: str | None = None) -> Iterator[JobInput]:
+        """The job with every member as a local file (objects downloaded for its duration)."""
+        with contextlib.ExitStack() as stack:
+            files = tuple(
+                item.file_input(stack.enter_context(item.local_file())) for item in self.members
+            )
+            yield JobInput(
+                self.source,
+                files,
+                owner=self.members[0].owner,
+                benchmark=benchmark,
+                benchmark_set_by="cli" if benchmark else None,
+            )
+
+
+def group_jobs(inputs: list[ProfileInput]) -> list[JobGroup]:
+    """Inputs by job key, in the order their first file came; a job of several files is shown
+    as `<folder>/job_<id>`, a job of one file by that file."""
+    by_job: dict[str, list[ProfileInput]] = {}
+    for item in inputs:
+        by_job.setdefault(job_source(item.source), []).append(item)
+    groups = []
+    for key, members in by_job.items():
+        display = members[0].display
+        if len(members) > 1:
+            folder = split_source(display)[0]
+            name = split_source(key)[1]
+            display = f"{folder}/{name}" if folder else name
+        groups.append(JobGroup(key, display, tuple(members)))
+    return groups
 
 
 def local_inputs(paths: list[Path]) -> list[ProfileInput]:

@@ -16,6 +16,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from analysis_module.app.job_assembly import (
+    FileInput,
+    FileOutcome,
+    JobFiles,
+    JobInput,
+    one_line,
+)
 from analysis_module.connectors.duckdb_sink import DuckDBSink, is_connection_failure
 from analysis_module.connectors.factor_sources import FactorSources, SmardClient
 from analysis_module.pipeline_core.analyse import AnalysisOptions, analyse_profile
@@ -24,10 +31,12 @@ from analysis_module.pipeline_core.naming import table_name_for
 from analysis_module.pipeline_core.power import POWER_SCOPE_BY_PLUGIN
 from analysis_module.pipeline_core.records import breakdown_table, summary_table
 from analysis_module.pipeline_core.sink import ResultSink
-from analysis_module.processing import ProfileError, ReadLimits, open_profile
+from analysis_module.processing import MemberReadError, ProfileError, ReadLimits
 from analysis_module.settings import AnalysisSettings
 
 log = logging.getLogger(__name__)
+
+__all__ = ["FileInput", "FileOutcome", "JobInput", "JobOutcome", "Runner", "build_runner"]
 
 # JobOutcome.failure_kind: who is to blame (the event pipeline retries all but the file's).
 FILE = "file"
@@ -44,6 +53,7 @@ class JobOutcome:
     job_id: str | None = None
     summary: dict = field(default_factory=dict)
     failure_kind: str | None = None  # FILE | CONFIG | INTERNAL when failed
+    files: tuple[FileOutcome, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -144,28 +154,65 @@ class Runner:
         etag: str | None = None,
         label: str | None = None,
     ) -> JobOutcome:
-        """`label`: how reasons name the file instead of `path` (a worker's temporary copy)."""
-        common = {"source": source, "owner": owner, "etag": etag, "integration": self.options.rule}
-        hide = (str(path), label) if label else None
+        """One file as a job of its own, keyed by `source`. `label`: how reasons name the file
+        instead of `path` (a worker's temporary copy)."""
+        item = FileInput(path, source, etag, label)
+        return self.analyse_job(JobInput(source, (item,), owner))
+
+    def analyse_job(self, job: JobInput) -> JobOutcome:
+        """The files of one job as one analysis; files that cannot be read are left out."""
+        files = JobFiles(job, self.read_limits)
         problem = self._configuration_problem()
         if problem is not None:
-            return self._failed(common, None, problem, CONFIG)
+            files.fail_all(problem, CONFIG)
+            return self._failed(files, problem, CONFIG)
         try:
-            profile = open_profile(path, self.read_limits)
-        except (ProfileError, OSError) as exc:
-            return self._failed(common, None, _reason(exc, hide), FILE)
-        try:
-            with profile:
-                return self._analyse_profile(profile, common, hide)
+            files.open_all()
+            try:
+                return self._analyse_files(files)
+            finally:
+                files.close()
         except AnalysisCancelled:
             self.close()
             raise
 
-    def _analyse_profile(self, profile, common: dict, hide: tuple[str, str] | None) -> JobOutcome:
-        source = common["source"]
-        writer = None
+    def _analyse_files(self, files: JobFiles) -> JobOutcome:
+        while files.opened:
+            outcome = self._analyse_profile(files)
+            if outcome is not None:
+                return outcome
+        return self._failed(files, files.failure(), FILE)
+
+    def _common(self, files: JobFiles) -> dict:
+        job = files.job
+        return {
+            "source": job.source,
+            "owner": job.owner,
+            "etag": job.files[0].etag if len(job.files) == 1 else None,
+            "integration": self.options.rule,
+            "benchmark": job.benchmark,
+            "benchmark_set_by": job.benchmark_set_by if job.benchmark else None,
+            **files.counts(),
+        }
+
+    def _table_name(self, files: JobFiles) -> str:
+        """`job_<stem>` of the job key; a table an earlier per-file analysis of one of the
+        job's own files holds is free for the job."""
+        members = {item.source for item in files.job.files}
+
+        def owner_of(name: str) -> str | None:
+            holder = self.sink.owner_of_table(name)
+            return None if holder in members else holder
+
+        return table_name_for(files.job.source, owner_of)
+
+    def _analyse_profile(self, files: JobFiles) -> JobOutcome | None:
+        """One attempt; None when a file failed while it was read and the others are left."""
+        source, hide = files.job.source, files.hide
+        writer = profile = None
         try:
-            table_name = table_name_for(source, self.sink.owner_of_table)
+            profile = files.profile()
+            table_name = self._table_name(files)
             writer = self.sink.open_job(source, table_name)
 
             def emit(rows) -> None:
@@ -174,25 +221,30 @@ class Runner:
 
             result = analyse_profile(profile, options=self.options, factors=self.factors, emit=emit)
             summary = summary_table(
-                **common,
+                **self._common(files),
                 status="ok",
                 job_id=result.job_id,
+                error=files.note(),
                 table_name=table_name,
                 metrics=result.summary,
             )
             breakdown = breakdown_table(source, result.breakdown)
             self._check_cancelled()
-            writer.finish(summary, breakdown)
+            writer.finish(summary, breakdown, files.table())
         except TransientError:
             self._abort(writer)
             self.saw_unexpected_error = True  # its connection may be dead
             raise
         except (ProfileError, OSError) as exc:  # the file's content (OSError: a value overflows)
             self._abort(writer)
-            return self._failed(common, profile.job_id, _reason(exc, hide), FILE)
+            reason = _reason(exc, hide)
+            if isinstance(exc, MemberReadError) and len(files.job.files) > 1:
+                files.drop_member(exc.index, reason)
+                return None
+            return self._failed(files, reason, FILE)
         except ConfigurationError as exc:
             self._abort(writer)
-            return self._failed(common, profile.job_id, _reason(exc, hide), CONFIG)
+            return self._failed(files, _reason(exc, hide), CONFIG)
         except Exception as exc:  # a defect: record it visibly instead of losing the file
             self._abort(writer)
             self.saw_unexpected_error = True
@@ -200,13 +252,14 @@ class Runner:
                 raise TransientError(f"database connection lost: {_reason(exc, hide)}") from exc
             log.exception("analysis of %s failed unexpectedly", source)
             self._renew_sink()
-            reason = f"internal error: {_reason(exc, hide)}"
-            return self._failed(common, profile.job_id, reason, INTERNAL)
+            return self._failed(files, f"internal error: {_reason(exc, hide)}", INTERNAL)
         except BaseException:  # cancelled, interrupted: abort and pass it on
             self._abort(writer)
             raise
         row = summary.to_pylist()[0]
-        return JobOutcome(source, "ok", None, table_name, result.job_id, row)
+        return JobOutcome(
+            source, "ok", None, table_name, result.job_id, row, files=files.outcomes()
+        )
 
     def _configuration_problem(self) -> str | None:
         plugin = self.options.power_plugin
@@ -235,12 +288,19 @@ class Runner:
         except Exception:
             log.warning("closing a failed database connection failed", exc_info=True)
 
-    def _failed(self, common: dict, job_id: str | None, reason: str, kind: str) -> JobOutcome:
-        summary = summary_table(**common, status="failed", job_id=job_id, error=reason)
-        self.sink.record_failure(summary)
+    def _failed(self, files: JobFiles, reason: str, kind: str) -> JobOutcome:
+        """The job failed as a whole; a file that was usable does not carry the blame, unless
+        the job has that one file (its reason is the job's)."""
+        if len(files.job.files) == 1 or kind != FILE:
+            files.fail_all(reason, kind)
+        common = self._common(files)
+        summary = summary_table(**common, status="failed", job_id=files.job_id, error=reason)
+        self.sink.record_failure(summary, files.table())
         log.warning("analysis of %s failed: %s", common["source"], reason)
         row = summary.to_pylist()[0]
-        return JobOutcome(common["source"], "failed", reason, None, job_id, row, kind)
+        return JobOutcome(
+            common["source"], "failed", reason, None, files.job_id, row, kind, files.outcomes()
+        )
 
     def failed_sources(self) -> set[str]:
         """Sources whose last analysis failed (the batch CLI's `--retry-failed`)."""
@@ -253,11 +313,8 @@ class Runner:
         self.sink.close()
 
 
-def _reason(exc: BaseException, hide: tuple[str, str] | None = None) -> str:
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    if hide is not None:
-        text = text.replace(hide[0], hide[1])
-    return text[:1000]
+def _reason(exc: BaseException, hide: dict[str, str]) -> str:
+    return one_line(exc, hide)
 
 
 def build_runner(

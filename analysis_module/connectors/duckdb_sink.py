@@ -209,24 +209,27 @@ class DuckDBSink:
                 raise
         return DuckDBJobWriter(self, source, table_name)
 
-    def record_failure(self, summary: pa.Table) -> None:
+    def record_failure(self, summary: pa.Table, files: pa.Table | None = None) -> None:
         source = summary.column("source")[0].as_py()
         with _transient("recording a failure"):
             self._refresh()
             self.con.execute("BEGIN TRANSACTION")
             try:
                 self._drop_results(source)
+                self._drop_member_rows(source, files, keep_table=None)
                 self._replace_summary(source, summary)
+                self._replace_files(source, files)
                 self.con.execute("COMMIT")
             except BaseException:
                 self.con.execute("ROLLBACK")
                 raise
 
     def failed_sources(self) -> set[str]:
-        """Sources whose last analysis failed."""
+        """Sources whose last analysis failed or left files out."""
         with _transient("listing failed analyses"):
             rows = self.con.execute(
-                f"SELECT source FROM {self.table('job_summary')} WHERE status = 'failed'"
+                f"SELECT source FROM {self.table('job_summary')} "
+                "WHERE status = 'failed' OR (status = 'ok' AND n_files_failed > 0)"
             ).fetchall()
         return {row[0] for row in rows}
 
@@ -236,6 +239,7 @@ class DuckDBSink:
             self.con.execute("BEGIN TRANSACTION")
             try:
                 self._drop_results(source)
+                self._replace_files(source, None)
                 self.con.execute(
                     f"UPDATE {self.table('job_summary')} SET status = 'removed', "
                     "table_name = NULL, analysed_at = now() WHERE source = ?",
@@ -254,9 +258,53 @@ class DuckDBSink:
             self.con.execute(f"DROP TABLE IF EXISTS {self.table(row[0])}")
         self.con.execute(f"DELETE FROM {self.table('job_step_node')} WHERE source = ?", [source])
 
+    def _drop_member_rows(self, source: str, files: pa.Table | None, keep_table: str | None):
+        """Results an earlier version kept per file, for files that are now part of the job
+        `source`: their summary, breakdown and file rows, and their table (unless the job
+        took that table over)."""
+        members = set() if files is None else set(files.column("file_source").to_pylist())
+        for member in sorted(members - {source}):
+            row = self.con.execute(
+                f"SELECT table_name FROM {self.table('job_summary')} WHERE source = ?", [member]
+            ).fetchone()
+            if row is None:
+                continue
+            if row[0] and row[0] != keep_table and is_valid_table_name(row[0]):
+                self.con.execute(f"DROP TABLE IF EXISTS {self.table(row[0])}")
+            for table, column in (
+                ("job_step_node", "source"),
+                ("job_summary", "source"),
+                ("job_files", "job_source"),
+            ):
+                self.con.execute(f"DELETE FROM {self.table(table)} WHERE {column} = ?", [member])
+
+    def _drop_stale_table(self, source: str, table_name: str) -> None:
+        """The job's results moved to `table_name`: the table it used before goes."""
+        row = self.con.execute(
+            f"SELECT table_name FROM {self.table('job_summary')} WHERE source = ?", [source]
+        ).fetchone()
+        if row and row[0] and row[0] != table_name and is_valid_table_name(row[0]):
+            self.con.execute(f"DROP TABLE IF EXISTS {self.table(row[0])}")
+
     def _replace_summary(self, source: str, summary: pa.Table) -> None:
+        """The new row replaces the old; a benchmark the owner set stays."""
+        old = self.con.execute(
+            f"SELECT benchmark, benchmark_set_by FROM {self.table('job_summary')} WHERE source = ?",
+            [source],
+        ).fetchone()
+        if old is not None and old[1] == "owner":
+            for name, value in zip(("benchmark", "benchmark_set_by"), old, strict=True):
+                index = summary.schema.get_field_index(name)
+                summary = summary.set_column(
+                    index, summary.schema.field(index), pa.array([value], pa.string())
+                )
         self.con.execute(f"DELETE FROM {self.table('job_summary')} WHERE source = ?", [source])
         self._insert("job_summary", summary)
+
+    def _replace_files(self, source: str, files: pa.Table | None) -> None:
+        self.con.execute(f"DELETE FROM {self.table('job_files')} WHERE job_source = ?", [source])
+        if files is not None and files.num_rows:
+            self._insert("job_files", files)
 
     def _insert(self, table_name: str, rows: pa.Table) -> None:
         # Positional insert: every table is created with its Arrow schema's column order (the
@@ -280,16 +328,19 @@ class DuckDBJobWriter:
         with _transient("writing samples"):
             self.sink._insert(self.table_name, rows)
 
-    def finish(self, summary: pa.Table, breakdown: pa.Table) -> None:
+    def finish(self, summary: pa.Table, breakdown: pa.Table, files: pa.Table | None = None) -> None:
         sink = self.sink
         with _transient("committing results"):
             try:
+                sink._drop_member_rows(self.source, files, keep_table=self.table_name)
+                sink._drop_stale_table(self.source, self.table_name)
                 sink.con.execute(
                     f"DELETE FROM {sink.table('job_step_node')} WHERE source = ?", [self.source]
                 )
                 if breakdown.num_rows:
                     sink._insert("job_step_node", breakdown)
                 sink._replace_summary(self.source, summary)
+                sink._replace_files(self.source, files)
                 sink.con.execute("COMMIT")
             except duckdb.Error as exc:
                 self.abort()

@@ -231,7 +231,8 @@ def analyse_profile(
     summary = metrics_row(
         *found.node_power(nodes),
         found.tasks(found.keys()),
-        n_nodes=len(nodes),
+        # nodes named by a job's files that could not be read still count (coverage < 1)
+        n_nodes=len(set(nodes).union(getattr(profile, "expected_nodes", ()))),
         n_steps=len(steps),
         n_tasks=_job_tasks(profile),
         pue=pue,

@@ -39,6 +39,10 @@ def summary_table(
     integration: str | None = None,
     metrics: dict | None = None,
     analysed_at: datetime | None = None,
+    benchmark: str | None = None,
+    benchmark_set_by: str | None = None,
+    n_files: int | None = None,
+    n_files_failed: int | None = None,
 ) -> pa.Table:
     """One JOB_SUMMARY row; a failed analysis carries `error` and no metrics."""
     row = {
@@ -52,6 +56,10 @@ def summary_table(
         "analysed_at": analysed_at or datetime.now(tz=UTC),
         "integration": _rule_used(integration, metrics),
         **_metric_values(metrics or {}),
+        "benchmark": benchmark,
+        "benchmark_set_by": benchmark_set_by,
+        "n_files": n_files,
+        "n_files_failed": n_files_failed,
     }
     if metrics is None:
         row["has_energy"] = None

@@ -19,8 +19,10 @@ class JobWriter(Protocol):
     def append_timeseries(self, rows: pa.Table) -> None:
         """Add rows (schema `JOB_TIMESERIES`) to the job's table."""
 
-    def finish(self, summary: pa.Table, breakdown: pa.Table) -> None:
-        """Write the summary row and per-step/per-node rows and commit everything."""
+    def finish(self, summary: pa.Table, breakdown: pa.Table, files: pa.Table | None = None) -> None:
+        """Write the summary row, per-step/per-node rows and the job's `JOB_FILES` rows and
+        commit everything. Results kept for one of the job's files as a job of its own (an
+        earlier version) go in the same transaction."""
 
     def abort(self) -> None:
         """Discard everything since `open_job`; the previous results stay as they were."""
@@ -33,10 +35,11 @@ class ResultSink(Protocol):
     def open_job(self, source: str, table_name: str) -> JobWriter:
         """Start replacing the results of `source`."""
 
-    def record_failure(self, summary: pa.Table) -> None:
-        """Store a failed analysis (a one-row `JOB_SUMMARY` table with status and error)."""
+    def record_failure(self, summary: pa.Table, files: pa.Table | None = None) -> None:
+        """Store a failed analysis (a one-row `JOB_SUMMARY` table with status and error) and
+        the job's `JOB_FILES` rows."""
 
     def mark_removed(self, source: str) -> None:
-        """The source is gone: drop its table and mark its summary row `removed`."""
+        """The source is gone: drop its table and file rows, mark its summary row `removed`."""
 
     def close(self) -> None: ...

@@ -20,9 +20,18 @@ from analysis_module.processing.hdf5_profile import (
     read_profile_tables,
     read_tasks,
 )
+from analysis_module.processing.job_profile import (
+    JobMember,
+    JobProfile,
+    MemberReadError,
+    confirm_node_step,
+)
 
 __all__ = [
     "EmptyProfileError",
+    "JobMember",
+    "JobProfile",
+    "MemberReadError",
     "NodeStep",
     "NotHDF5Error",
     "ProfileError",
@@ -32,6 +41,7 @@ __all__ = [
     "TruncatedProfileError",
     "UnsafeProfileError",
     "UnsupportedLayoutError",
+    "confirm_node_step",
     "open_profile",
     "read_energy",
     "read_filesystem",

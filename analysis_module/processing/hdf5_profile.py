@@ -90,7 +90,7 @@ class SlurmProfile:
                 f"{path}: Slurm {self.layout} profile without any recorded series "
                 f"({len(node_steps)} step/node groups, all empty)"
             )
-        self.node_steps = sorted(node_steps, key=_node_step_order)
+        self.node_steps = sorted(node_steps, key=node_step_order)
 
     def __enter__(self) -> SlurmProfile:
         return self
@@ -113,6 +113,11 @@ class SlurmProfile:
             f"SlurmProfile({self.path!r}, layout={self.layout!r}, job_id={self.job_id!r}, "
             f"{len(self.node_steps)} node steps)"
         )
+
+    def node_name_attribute(self, ns: NodeStep) -> str | None:
+        """The `Node Name` attribute of a (step, node) group, None when Slurm wrote none."""
+        group = _member(self._h5, ns.h5_path, self.path) if self._h5 is not None else None
+        return None if group is None else _str_attr(group.attrs, "Node Name")
 
     def read_energy(self, ns: NodeStep) -> pa.Table | None:
         """Energy rows of one (step, node); fields under their Slurm names and stored types."""
@@ -358,7 +363,7 @@ def _file_stem(path: str) -> str:
     return name[: -len(".h5")] if name.endswith(".h5") else name
 
 
-def _node_step_order(ns: NodeStep) -> tuple[tuple[int, int, str], bool, int, str]:
+def node_step_order(ns: NodeStep) -> tuple[tuple[int, int, str], bool, int, str]:
     if ns.step == "batch":
         step_key = (0, 0, "")
     elif _DECIMAL.fullmatch(ns.step):

@@ -53,11 +53,14 @@ def test_analyses_a_folder_and_prints_a_table(tmp_path, examples_dir):
     result = run_cli("--source", str(examples_dir), "--db", "out.duckdb", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "job_5" in result.stdout and "3,200.0" in result.stdout
-    assert "7 analysed, 0 failed" in result.stderr
+    # 7 files, 5 jobs: nodestep/5_{batch,0,1}_vm.h5 are one job, beside the merged job_5.h5
+    # of another folder (another job)
+    assert "5 analysed, 0 failed (7 files;" in result.stderr
     rows = read(
         tmp_path / "out.duckdb", "SELECT count(*), count(DISTINCT table_name) FROM job_summary"
     )
-    assert rows == [(7, 7)]
+    assert rows == [(5, 5)]
+    assert read(tmp_path / "out.duckdb", "SELECT count(*) FROM job_files") == [(7,)]
 
 
 def test_json_output_one_object_per_source(tmp_path, examples_dir):
@@ -86,8 +89,9 @@ def test_json_output_one_object_per_source(tmp_path, examples_dir):
 def test_bad_files_fail_one_by_one_and_the_good_one_still_lands(tmp_path, bad_files):
     result = run_cli("-s", str(bad_files), "--db", "o.duckdb", "--json", cwd=tmp_path)
     assert result.returncode == 1
-    records = {Path(r["source"]).name: r for r in map(json.loads, result.stdout.splitlines())}
+    records = {r["files"][0]["name"]: r for r in map(json.loads, result.stdout.splitlines())}
     assert records["job_4.h5"]["status"] == "ok"
+    assert records["job_4.h5"]["source"] == str(bad_files.resolve() / "job_4")
     reasons = {name: r["error"] for name, r in records.items() if r["status"] == "failed"}
     assert set(reasons) == {"empty.h5", "noise.h5", "notes.h5", "truncated.h5", "legacy.h5"}
     assert "empty" in reasons["empty.h5"]

@@ -81,17 +81,17 @@ def test_the_table_fits_80_columns_with_relative_names_and_a_reason_under_every_
     lines = result.stdout.splitlines()
     assert max(map(len, lines)) <= 80, "\n".join(lines)
     assert str(tmp_path) not in result.stdout  # names are relative to the folder given
-    assert any(line.startswith("nodestep/5_0_vm.h5 ") for line in lines)
+    assert any(line.startswith("nodestep/job_5 ") for line in lines)  # its three files
     broken = lines.index("nodestep/broken_with_a_rather_long_file_name_for_the_table.h5")
     assert "failed" in lines[broken + 1]
     assert lines[broken + 2].startswith("    reason: ")
     assert str(folder) not in lines[broken + 2]  # the reason does not repeat the path
-    # Every `-` in a row of figures is explained: under its file, or once for all files.
+    # Every `-` in a row of figures is explained: under its job, or once for all jobs.
     job_2 = lines.index(next(line for line in lines if line.startswith("job_2.h5 ")))
     assert lines[job_2 + 1] == "    energy: no Energy series in the file (so no cost or CO2 either)"
     assert lines[-2:] == [
-        "- CO2: no carbon intensity configured (every file with energy)",
-        "- cost: no price configured (every file with energy)",
+        "- CO2: no carbon intensity configured (every job with energy)",
+        "- cost: no price configured (every job with energy)",
     ]
     # J and kWh side by side: job_5 used 3200 J (trapezoid) = 0.000889 kWh.
     job_5 = next(line for line in lines if line.startswith("job_5.h5 "))
