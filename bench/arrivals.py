@@ -87,6 +87,21 @@ class Stack:
             f"s3://{self.bucket}/{folder}/",
         )
 
+    def analysis_seconds(self, task: str, folder: str) -> float:
+        """Time the task's jobs under the folder spent running, summed (procrastinate's events)."""
+        return self.scalar(
+            """SELECT coalesce(extract(epoch FROM sum(done.at - started.at)), 0)::float
+               FROM procrastinate_jobs j
+               JOIN procrastinate_events started ON started.job_id = j.id
+                    AND started.type = 'started'
+               JOIN LATERAL (SELECT min(at) AS at FROM procrastinate_events e
+                    WHERE e.job_id = j.id AND e.at >= started.at
+                      AND e.type IN ('succeeded', 'failed', 'deferred_for_retry')) done ON true
+               WHERE j.task_name = %s AND starts_with(j.lock, %s)""",
+            task,
+            f"s3://{self.bucket}/{folder}/",
+        )
+
     def close(self) -> None:
         for process in (self.worker, self.listener):
             process.stop()
@@ -118,8 +133,10 @@ def bench_job(stack: Stack, files: list[Path], timeout_s: float) -> dict:
     finished = wait_for(done, timeout_s, f"the job row of {len(files)} files")
     return {
         "uploads": len(files),
-        "analyses": stack.runs("ingest:analyse_job", folder),
         "checks": stack.runs("ingest:analyse_object", folder),
+        "checking_s": stack.analysis_seconds("ingest:analyse_object", folder),
+        "analyses": stack.runs("ingest:analyse_job", folder),
+        "analysing_s": stack.analysis_seconds("ingest:analyse_job", folder),
         "seconds": finished - last,
     }
 
@@ -137,8 +154,14 @@ def bench_per_file(stack: Stack, files: list[Path], timeout_s: float) -> dict:
         return rows == len(files) and stack.pending(folder) == 0
 
     finished = wait_for(done, timeout_s, f"{len(files)} per-file rows")
-    analyses = stack.runs("ingest:analyse_object", folder)
-    return {"uploads": len(files), "analyses": analyses, "checks": 0, "seconds": finished - last}
+    return {
+        "uploads": len(files),
+        "checks": 0,
+        "checking_s": 0.0,
+        "analyses": stack.runs("ingest:analyse_object", folder),
+        "analysing_s": stack.analysis_seconds("ingest:analyse_object", folder),
+        "seconds": finished - last,
+    }
 
 
 def main() -> None:
@@ -164,10 +187,12 @@ def main() -> None:
         }
     finally:
         stack.close()
-    print(f"{'path':<24}{'uploads':>8}{'checks':>8}{'analyses':>10}  last upload -> rows")
+    print(f"{'path':<24}{'uploads':>8}{'checks (s)':>16}{'analyses (s)':>18}"
+          "  last upload -> rows")  # fmt: skip
     for name, r in results.items():
-        print(f"{name:<24}{r['uploads']:>8}{r['checks']:>8}{r['analyses']:>10}"
-              f"  {r['seconds']:.2f} s")  # fmt: skip
+        checks = f"{r['checks']} ({r['checking_s']:.1f})"
+        analyses = f"{r['analyses']} ({r['analysing_s']:.1f})"
+        print(f"{name:<24}{r['uploads']:>8}{checks:>16}{analyses:>18}  {r['seconds']:.2f} s")
 
 
 if __name__ == "__main__":
