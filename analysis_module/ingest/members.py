@@ -13,6 +13,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+from analysis_module.pipeline_core.ingest_objects import ObjectRow
 from analysis_module.pipeline_core.job_files import is_assembled, job_source
 from analysis_module.processing import ProfileError, ReadLimits, open_profile
 
@@ -25,6 +26,11 @@ def job_of(source: str) -> str | None:
     """The key of the job whose file `source` is, or None for a file that is a job of its own."""
     job = job_source(source)
     return job if is_assembled(job, source) else None
+
+
+def outside_its_job(row: ObjectRow) -> bool:
+    """A file of a job whose row names no job: analysed on its own by an earlier release."""
+    return row.job_source is None and job_of(row.source) is not None
 
 
 def upload_benchmark(metadata: Mapping[str, str] | None) -> str | None:

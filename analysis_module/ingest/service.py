@@ -134,7 +134,12 @@ async def observe_content(
     state = None if row.status is Status.RECEIVED and row.etag is None else row.state
     final = not retry_failed and row.failure_kind in rules.FINAL_KINDS
     decision = rules.decide_content(
-        state, content.etag, content.version_id, failure_was_final=final, job_alive=job_alive
+        state,
+        content.etag,
+        content.version_id,
+        failure_was_final=final,
+        job_alive=job_alive,
+        outside_its_job=members.outside_its_job(row),
     )
     if decision.enqueue:
         await tx.queue_analysis(row, content, new_content=state is None)

@@ -155,3 +155,21 @@ def test_rescan_queues_a_jobs_files_and_through_them_the_job(
         )
     row = object_row(ingest_db, s3_bucket, corrupt)
     assert (row["status"], row["failure_kind"], row["attempts"]) == ("failed", "file", 2)
+
+
+def test_rescan_queues_a_jobs_file_that_an_earlier_release_analysed_on_its_own(
+    ingest_db, s3_endpoint, s3_bucket, monkeypatch
+):
+    s3 = s3_endpoint.client()
+    env = service_env(ingest_db, s3_endpoint, s3_bucket)
+    key = f"user-7f3c2a/{uuid.uuid4().hex[:8]}/5_0_vm.h5"
+    etag = upload(s3, s3_bucket, key, (EXAMPLES / "nodestep" / "5_0_vm.h5").read_bytes())
+    with ingest_db.connect() as conn:  # as an analysis of its own left it: ok, no job_source
+        conn.execute(
+            "INSERT INTO ingest_objects (bucket, key, source, owner, etag, status, attempts)"
+            " VALUES (%s, %s, %s, 'user-7f3c2a', %s, 'ok', 1)",
+            (s3_bucket, key, f"s3://{s3_bucket}/{key}", etag),
+        )
+    report = rescan(settings_for(env, monkeypatch))
+    assert report.enqueued_keys == [key]
+    assert object_row(ingest_db, s3_bucket, key)["status"] == "queued"
