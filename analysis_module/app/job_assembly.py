@@ -7,14 +7,13 @@ the others. Only when no file is usable does the job fail.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pyarrow as pa
 
 from analysis_module.pipeline_core.job_files import parse_file_name, split_source
-from analysis_module.pipeline_core.schema import JOB_FILES
+from analysis_module.pipeline_core.records import files_table
 from analysis_module.processing import (
     JobMember,
     JobProfile,
@@ -67,11 +66,14 @@ class JobFiles:
     """The members of one job while it is analysed: open profiles and failed files."""
 
     def __init__(self, job: JobInput, limits: ReadLimits):
-        self.job = job
+        unique: dict[str, FileInput] = {}
+        for item in job.files:  # a file given twice is one file of the job
+            unique.setdefault(item.source, item)
+        self.job = job if len(unique) == len(job.files) else replace(job, files=(*unique.values(),))
         self.limits = limits
-        self.names = [split_source(f.source)[1] for f in job.files]
+        self.names = [split_source(f.source)[1] for f in self.job.files]
         self.parsed = [parse_file_name(name) for name in self.names]
-        self.hide = {str(f.path): f.label for f in job.files if f.label}
+        self.hide = {str(f.path): f.label for f in self.job.files if f.label}
         self.opened: dict[int, SlurmProfile] = {}
         self.errors: dict[int, tuple[str, str]] = {}  # file index -> (full reason, kind)
         self._members: list[int] = []  # JobProfile member index -> file index
@@ -172,10 +174,8 @@ class JobFiles:
 
     def table(self) -> pa.Table:
         """The job's JOB_FILES rows."""
-        now = datetime.now(tz=UTC)
-        rows = [
+        files = [
             {
-                "job_source": self.job.source,
                 "file_source": outcome.source,
                 "file_name": outcome.name,
                 "role": outcome.role,
@@ -184,13 +184,12 @@ class JobFiles:
                 "node": parsed.node,
                 "status": outcome.status,
                 "error": outcome.error,
-                "analysed_at": now,
             }
             for item, parsed, outcome in zip(
                 self.job.files, self.parsed, self.outcomes(), strict=True
             )
         ]
-        return pa.Table.from_pylist(rows, schema=JOB_FILES)
+        return files_table(self.job.source, files)
 
     def _shown(self, index: int) -> str:
         item = self.job.files[index]

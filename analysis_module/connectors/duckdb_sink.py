@@ -263,20 +263,30 @@ class DuckDBSink:
         `source`: their summary, breakdown and file rows, and their table (unless the job
         took that table over)."""
         members = set() if files is None else set(files.column("file_source").to_pylist())
-        for member in sorted(members - {source}):
-            row = self.con.execute(
-                f"SELECT table_name FROM {self.table('job_summary')} WHERE source = ?", [member]
-            ).fetchone()
-            if row is None:
-                continue
-            if row[0] and row[0] != keep_table and is_valid_table_name(row[0]):
-                self.con.execute(f"DROP TABLE IF EXISTS {self.table(row[0])}")
+        members.discard(source)
+        for member, table_name in self._summary_rows(sorted(members)):
+            if table_name and table_name != keep_table and is_valid_table_name(table_name):
+                self.con.execute(f"DROP TABLE IF EXISTS {self.table(table_name)}")
             for table, column in (
                 ("job_step_node", "source"),
                 ("job_summary", "source"),
                 ("job_files", "job_source"),
             ):
                 self.con.execute(f"DELETE FROM {self.table(table)} WHERE {column} = ?", [member])
+
+    def _summary_rows(self, sources: list[str]) -> list[tuple[str, str | None]]:
+        """(source, table_name) of those of `sources` that have a summary row; one query per
+        500 (a job of many files costs one lookup, not one per file)."""
+        found = []
+        for start in range(0, len(sources), 500):
+            chunk = sources[start : start + 500]
+            marks = ", ".join("?" * len(chunk))
+            found += self.con.execute(
+                f"SELECT source, table_name FROM {self.table('job_summary')} "
+                f"WHERE source IN ({marks})",
+                chunk,
+            ).fetchall()
+        return found
 
     def _drop_stale_table(self, source: str, table_name: str) -> None:
         """The job's results moved to `table_name`: the table it used before goes."""

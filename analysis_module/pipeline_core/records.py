@@ -1,4 +1,4 @@
-"""Arrow rows for job_summary and job_step_node from computed metrics."""
+"""Arrow rows for job_summary, job_step_node and job_files from computed metrics."""
 
 from __future__ import annotations
 
@@ -7,7 +7,12 @@ from datetime import UTC, datetime
 import pyarrow as pa
 
 from analysis_module.pipeline_core.epochs import timestamp_or_none
-from analysis_module.pipeline_core.schema import JOB_STEP_NODE, JOB_SUMMARY, METRIC_FIELDS
+from analysis_module.pipeline_core.schema import (
+    JOB_FILES,
+    JOB_STEP_NODE,
+    JOB_SUMMARY,
+    METRIC_FIELDS,
+)
 
 METRIC_NAMES = [f.name for f in METRIC_FIELDS]
 
@@ -78,3 +83,13 @@ def breakdown_table(source: str, rows: list[dict]) -> pa.Table:
         for r in rows
     ]
     return pa.Table.from_pylist(records, schema=JOB_STEP_NODE)
+
+
+def files_table(
+    job_source: str, files: list[dict], analysed_at: datetime | None = None
+) -> pa.Table:
+    """JOB_FILES rows of one job; each of `files` gives file_source, file_name, role, etag,
+    step, node, status and error."""
+    when = analysed_at or datetime.now(tz=UTC)
+    rows = [{"job_source": job_source, **f, "analysed_at": when} for f in files]
+    return pa.Table.from_pylist(rows, schema=JOB_FILES)

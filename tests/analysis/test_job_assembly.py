@@ -7,6 +7,7 @@ import random
 import shutil
 from pathlib import Path
 
+import h5py
 import pytest
 
 from analysis_module.app.runner import FactorOptions, FileInput, JobInput, build_runner
@@ -103,6 +104,8 @@ def test_merged_twin_beside_its_node_step_files_counts_once(runner, examples_dir
     assert figures(outcome.summary) == figures(merged.summary)
     assert breakdown(runner, outcome.source) == breakdown(runner, "merged-alone/job_5.h5")
     assert (outcome.summary["n_files"], outcome.summary["n_files_failed"]) == (4, 0)
+    twice = job_of([*paths, paths[0]])  # a file given twice is one file
+    assert figures(runner.analyse_job(twice).summary) == figures(merged.summary)
     roles = sorted(r["role"] for r in rows(runner, "job_files", "job_source = ?", [outcome.source]))
     assert roles == ["merged", "node_step", "node_step", "node_step"]
 
@@ -156,6 +159,26 @@ def test_a_corrupt_file_is_left_out_with_its_reason(runner, tmp_path):
     stored = rows(runner, "job_files", "status = 'failed'")
     assert [(r["file_name"], r["error"]) for r in stored] == [("9_1_node03.h5", failed[0].error)]
     assert str(tmp_path) not in failed[0].error and failed[0].error
+
+
+def test_a_file_damaged_inside_is_left_out_when_it_is_read(runner, tmp_path):
+    job = synthetic_job("13", n_nodes=2, step_s=60)
+    files = job.write_node_steps(tmp_path / "ns")
+    damaged = tmp_path / "ns" / "13_1_node01.h5"
+    with h5py.File(damaged, "r") as h5:  # opens fine; one Energy chunk no longer inflates
+        chunk = h5["node01/Energy"].id.get_chunk_info(2)
+    data = bytearray(damaged.read_bytes())
+    data[chunk.byte_offset : chunk.byte_offset + chunk.size] = b"\xff" * chunk.size
+    damaged.write_bytes(bytes(data))
+    outcome = runner.analyse_job(job_of(files))
+    assert outcome.status == "ok", outcome.error
+    failed = {f.name: f.error for f in outcome.files if f.status == "failed"}
+    assert list(failed) == ["13_1_node01.h5"] and "corrupt" in failed["13_1_node01.h5"]
+    assert outcome.summary["n_files_failed"] == 1
+    steps = rows(runner, "job_step_node", "source = ? AND level = 'step_node'", [outcome.source])
+    assert sorted((r["step"], r["node"]) for r in steps) == [
+        ("0", "node00"), ("0", "node01"), ("1", "node00"), ("batch", "node00")
+    ]  # fmt: skip
 
 
 def test_a_lost_node_still_counts_towards_n_nodes(runner, tmp_path):
