@@ -151,22 +151,22 @@ def test_the_batch_cli_goes_on_after_a_late_failure(ingest_db, monkeypatch, tmp_
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("FLAT_PRICE_EUR_PER_KWH", "0.25")
     real_breakdown = fail_late_for(
-        monkeypatch, "job_2.h5", OVERFLOW
-    )  # the first file of the sorted list
+        monkeypatch, "job_2", OVERFLOW
+    )  # the first job of the sorted list (jobs are keyed <folder>/job_<id>)
     result = CliRunner().invoke(duckdb_analysis.app, ["--source", str(tmp_path), "--json"])
     assert result.exit_code == 1, result.output
     statuses = {
         Path(source).name: status
         for source, status in fetch_all(ingest_db, "SELECT source, status FROM job_summary")
     }
-    assert statuses == {"job_2.h5": "failed", "job_4.h5": "ok", "job_5.h5": "ok"}
+    assert statuses == {"job_2": "failed", "job_4": "ok", "job_5": "ok"}
 
-    # --retry-failed analyses only the failed file again (now that the fault is gone)
+    # --retry-failed analyses only the failed job again (now that the fault is gone)
     monkeypatch.setattr(runner, "breakdown_table", real_breakdown)
     retried = CliRunner().invoke(
         duckdb_analysis.app, ["--source", str(tmp_path), "--json", "--retry-failed"]
     )
     assert retried.exit_code == 0, retried.output
     records = [json.loads(line) for line in retried.stdout.splitlines() if line.startswith("{")]
-    assert [Path(record["source"]).name for record in records] == ["job_2.h5"]
-    assert summary_row(ingest_db, str((tmp_path / "job_2.h5").resolve()))["status"] == "ok"
+    assert [Path(record["source"]).name for record in records] == ["job_2"]
+    assert summary_row(ingest_db, str(tmp_path.resolve() / "job_2"))["status"] == "ok"
