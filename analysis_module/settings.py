@@ -111,6 +111,9 @@ class AnalysisSettings(BaseSettings):
     ingest_download_dir: Path | None = _env("INGEST_DOWNLOAD_DIR")
     # Time budget of one analysis in the worker; twice over it fails the object (0: none).
     ingest_job_timeout_s: float = _env("INGEST_JOB_TIMEOUT_S", 1800.0, ge=0)
+    # Quiet period of a job's files: the job is analysed once no file of it arrived (or was
+    # removed) for this long, so a job uploaded file by file is analysed once.
+    ingest_job_quiet_s: float = _env("INGEST_JOB_QUIET_S", 20.0, ge=0)
     # Listener and worker apply pending migrations at start-up (under an advisory lock).
     ingest_migrate_on_start: bool = _env("INGEST_MIGRATE_ON_START", True)
     # How long the listener and the worker wait for PostgreSQL at start-up.

@@ -155,7 +155,7 @@ class Stack:
         data = PROFILE.read_bytes()
         objects = []
         for n in range(count):
-            key = f"user-bench01/{prefix}/job_{n:04d}.h5"
+            key = f"user-bench01/{prefix}/profile_{n:04d}.h5"  # a file of its own (no job)
             etag = client.put_object(Bucket=self.bucket, Key=key, Body=data)["ETag"].strip('"')
             objects.append((key, etag))
         return objects

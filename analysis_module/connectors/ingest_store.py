@@ -38,7 +38,7 @@ STATUS_COUNTS_QUERY = """
 
 OBJECT_COLUMNS = (
     "bucket, key, source, owner, etag, version_id, size_bytes, status, attempts, error,"
-    " failure_kind, worker_kills, timeouts"
+    " failure_kind, worker_kills, timeouts, job_source, benchmark"
 )
 
 
@@ -278,6 +278,38 @@ class IngestTx:
                 "key": row.key,
             },
         )
+
+    async def set_job_member(
+        self, row: ObjectRow, *, job_source: str, benchmark: str | None
+    ) -> None:
+        """The object belongs to the job `job_source`; `benchmark` is what its upload said."""
+        await self.conn.execute(
+            """UPDATE ingest_objects SET job_source = %s, benchmark = %s, updated_at = now()
+               WHERE bucket = %s AND key = %s""",
+            (job_source, benchmark, row.bucket, row.key),
+        )
+
+    async def queue_job_analysis(self, bucket: str, job_source: str, *, quiet_s: float) -> bool:
+        """The job's analysis, `quiet_s` from now (a waiting one moves back); True when new."""
+        return await queue.defer_job_analysis(
+            self.app,
+            self.conn,
+            queue=self.queue_name,
+            bucket=bucket,
+            job_source=job_source,
+            quiet_s=quiet_s,
+        )
+
+    async def job_members(self, bucket: str, job_source: str) -> list[ObjectRow]:
+        """The job's objects that are not removed, by key, without locking them."""
+        async with self.conn.cursor(row_factory=dict_row) as cursor:
+            await cursor.execute(
+                f"""SELECT {OBJECT_COLUMNS} FROM ingest_objects
+                    WHERE bucket = %s AND job_source = %s AND status <> 'removed'
+                    ORDER BY key""",  # noqa: S608 - fixed column list
+                (bucket, job_source),
+            )
+            return [ObjectRow.from_record(record) for record in await cursor.fetchall()]
 
     async def snapshot(self, bucket: str, keys: list[str]) -> dict[str, tuple[ObjectRow, bool]]:
         async with self.conn.cursor(row_factory=dict_row) as cursor:

@@ -6,7 +6,10 @@ with a pluggable strategy, periodic tasks deduplicated across workers, LISTEN/NO
 and worker heartbeats to find jobs whose worker died.
 
 Every job on an object carries `lock = s3://<bucket>/<key>`: procrastinate never runs two jobs
-with the same lock at once, and starts them in the order they were queued.
+with the same lock at once, and starts them in the order they were queued. A job's analysis
+(`analyse_job`, of the files of one Slurm job) carries the job's key (`<folder>/job_<jobid>`) as
+its lock and as its queueing lock: at most one waits, and its start moves back with every new
+arrival until the job's files have been quiet for INGEST_JOB_QUIET_S.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ log = logging.getLogger(__name__)
 NAMESPACE = "ingest"
 ANALYSE_TASK = f"{NAMESPACE}:analyse_object"
 REMOVE_TASK = f"{NAMESPACE}:apply_removal"
+JOB_TASK = f"{NAMESPACE}:analyse_job"
 RESCAN_TASK = f"{NAMESPACE}:rescan_bucket"
 PRUNE_TASK = f"{NAMESPACE}:prune_history"
 RESCAN_QUEUEING_LOCK = "ingest-rescan"
@@ -108,6 +112,41 @@ async def defer_removal(
         REMOVE_TASK, queue=queue, lock=object_source(bucket, key), connection=connection
     )
     return await deferrer.defer_async(bucket=bucket, key=key)
+
+
+async def defer_job_analysis(
+    app: procrastinate.App,
+    connection: Any,
+    *,
+    queue: str,
+    bucket: str,
+    job_source: str,
+    quiet_s: float,
+) -> bool:
+    """Analyse the job `quiet_s` from now, inside the caller's transaction: the waiting
+    analysis of the job is moved back to then, or a new one is queued (True)."""
+    cursor = await connection.execute(
+        """UPDATE procrastinate_jobs
+           SET scheduled_at = GREATEST(scheduled_at, now() + make_interval(secs => %s))
+           WHERE queueing_lock = %s AND status = 'todo'""",
+        (quiet_s, job_source),
+    )
+    if cursor.rowcount:
+        return False
+    deferrer = app.configure_task(
+        JOB_TASK,
+        queue=queue,
+        lock=job_source,
+        queueing_lock=job_source,
+        schedule_in={"seconds": quiet_s},
+        connection=connection,
+    )
+    try:
+        async with connection.transaction():  # a savepoint: a refused insert spares the rest
+            await deferrer.defer_async(bucket=bucket, job_source=job_source)
+    except queue_exceptions.AlreadyEnqueued:
+        return False  # queued by a concurrent transaction since our update
+    return True
 
 
 async def retry_stalled_jobs(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
@@ -66,6 +66,8 @@ class ObjectInfo:
     size: int
     last_modified: datetime | None = None
     version_id: str | None = None
+    # user metadata from a HEAD (`x-amz-meta-<name>` as {name: value}, names in lower case)
+    metadata: dict[str, str] = field(default_factory=dict)
 
 
 def endpoint_url(settings: AnalysisSettings) -> str | None:
@@ -127,6 +129,7 @@ class ObjectStore:
             size=int(response.get("ContentLength", 0)),
             last_modified=response.get("LastModified"),
             version_id=response.get("VersionId"),
+            metadata={str(k).lower(): str(v) for k, v in (response.get("Metadata") or {}).items()},
         )
 
     def download(self, key: str, dest_path: Path, *, etag: str | None = None) -> str:

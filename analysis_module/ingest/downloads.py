@@ -36,9 +36,16 @@ def _own_prefix(pid: int | None = None) -> str:
 @contextlib.contextmanager
 def download_path(download_dir: Path | None) -> Iterator[Path]:
     """A fixed-length path to download one object to; the folder is removed afterwards."""
+    with download_folder(download_dir) as folder:
+        yield folder / FILE_NAME
+
+
+@contextlib.contextmanager
+def download_folder(download_dir: Path | None) -> Iterator[Path]:
+    """A private folder to download several objects to (a job's files); removed afterwards."""
     folder = Path(tempfile.mkdtemp(prefix=_own_prefix(), dir=download_dir))
     try:
-        yield folder / FILE_NAME
+        yield folder
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -66,6 +67,14 @@ class IngestTx(Protocol):
 
     async def keys_not_in(self, bucket: str, prefix: str, seen: Iterable[str]) -> list[str]: ...
 
+    async def set_job_member(
+        self, row: ObjectRow, *, job_source: str, benchmark: str | None
+    ) -> None: ...
+
+    async def queue_job_analysis(self, bucket: str, job_source: str, *, quiet_s: float) -> bool: ...
+
+    async def job_members(self, bucket: str, job_source: str) -> list[ObjectRow]: ...
+
 
 class IngestStore(Protocol):
     """The ingest tables: transactions, and a read-only snapshot of many objects."""
@@ -89,6 +98,27 @@ class Objects(Protocol):
     def download(self, key: str, dest_path: Path, *, etag: str | None = None) -> str: ...
 
 
+@dataclass(frozen=True)
+class JobFile:
+    """One downloaded file of a job: where it is, what it is, how reasons name it."""
+
+    path: Path
+    source: str
+    etag: str | None
+    label: str
+
+
+@dataclass(frozen=True)
+class JobRequest:
+    """A job to analyse from its files (the worker's adapter makes a `runner.JobInput`)."""
+
+    source: str  # the job's key, `<folder>/job_<jobid>`
+    files: tuple[JobFile, ...]
+    owner: str | None
+    benchmark: str | None = None
+    benchmark_set_by: str | None = None  # "upload" when `benchmark` came from the uploads
+
+
 class Analyser(Protocol):
     """The analysis engine, awaitable (the worker wraps `runner.Runner` in threads)."""
 
@@ -102,5 +132,10 @@ class Analyser(Protocol):
         label: str,
         budget_s: float | None = None,
     ) -> Any: ...  # runner.JobOutcome (status, error, failure_kind); TimeoutError after budget_s
+
+    async def analyse_job(self, job: JobRequest, *, budget_s: float | None = None) -> Any: ...
+
+    # runner.JobOutcome (status, error, failure_kind, files: FileOutcome per file: source,
+    # status, error, failure_kind); TimeoutError after budget_s
 
     async def mark_removed(self, source: str) -> None: ...

@@ -15,6 +15,7 @@ import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from analysis_module.ingest import members
 from analysis_module.ingest.events import is_profile_key
 from analysis_module.ingest.ports import IngestStore, Objects
 from analysis_module.ingest.rules import Disposition, Status
@@ -65,7 +66,7 @@ async def _rescan_batch(
     for info in profiles:
         row, job_alive = known.get(info.key, (None, False))
         if row is not None and row.etag == info.etag:
-            if row.status is Status.OK:
+            if row.status is Status.OK and not members.outside_its_job(row):
                 report.up_to_date += 1
                 continue
             if row.status in (Status.QUEUED, Status.RUNNING) and job_alive:

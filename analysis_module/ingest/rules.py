@@ -72,13 +72,15 @@ def decide_content(
     *,
     failure_was_final: bool = True,
     job_alive: bool = True,
+    outside_its_job: bool = False,
 ) -> EventDecision:
     """New content seen (event or rescan): queue an analysis, or note it as a duplicate.
 
     `failure_was_final`: a failed row's reason is about the file itself (`FINAL_KINDS`), so
     the same content would fail again; a failure caused by the configuration, a defect or an
     outage is retried. `job_alive`: a job for the object is waiting or running (the rescan
-    checks; the listener assumes so).
+    checks; the listener assumes so). `outside_its_job`: a file of a Slurm job that was
+    analysed on its own (before jobs were assembled from files), queued again to join its job.
     """
     if state is None:
         return EventDecision(Disposition.ACCEPTED, "new object")
@@ -86,6 +88,8 @@ def decide_content(
         return EventDecision(Disposition.ACCEPTED, "new content supersedes the previous upload")
     if state.status is Status.REMOVED:
         return EventDecision(Disposition.ACCEPTED, "object is back after a removal")
+    if state.status is Status.OK and outside_its_job:
+        return EventDecision(Disposition.ACCEPTED, "analysed on its own before: joins its job")
     if state.status is Status.OK:
         return EventDecision(Disposition.DUPLICATE, "already analysed")
     if state.status is Status.FAILED:

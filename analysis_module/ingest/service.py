@@ -15,7 +15,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from analysis_module.ingest import rules
+from analysis_module.ingest import members, rules
 from analysis_module.ingest.downloads import download_path
 from analysis_module.ingest.events import (
     EventKind,
@@ -30,6 +30,7 @@ from analysis_module.ingest.rules import Disposition, EventDecision, FailureKind
 from analysis_module.pipeline_core.errors import ObjectNotFound, TerminalError, TransientError
 from analysis_module.pipeline_core.identity import object_source
 from analysis_module.pipeline_core.ingest_objects import Content, ObjectRow
+from analysis_module.processing import ReadLimits
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,8 @@ class IngestConfig:
     download_dir: Path | None = None
     job_timeout_s: float | None = None  # time budget of one analysis (None: unbounded)
     owner_quota: OwnerQuota | None = None  # re-checked on arrival (None: not checked)
+    job_quiet_s: float = 20.0  # a job is analysed once its files were quiet for this long
+    read_limits: ReadLimits | None = None  # for the check of a job's file on arrival
 
 
 # --- the listener's side -----------------------------------------------------------------------
@@ -131,7 +134,12 @@ async def observe_content(
     state = None if row.status is Status.RECEIVED and row.etag is None else row.state
     final = not retry_failed and row.failure_kind in rules.FINAL_KINDS
     decision = rules.decide_content(
-        state, content.etag, content.version_id, failure_was_final=final, job_alive=job_alive
+        state,
+        content.etag,
+        content.version_id,
+        failure_was_final=final,
+        job_alive=job_alive,
+        outside_its_job=members.outside_its_job(row),
     )
     if decision.enqueue:
         await tx.queue_analysis(row, content, new_content=state is None)
@@ -182,6 +190,9 @@ class TaskResult:
 async def analyse_object(deps: WorkerDeps, key: str, *, job_attempt: int) -> TaskResult:
     """Analyse the object's current content once; returns how that ended.
 
+    A file of a Slurm job (`members.job_of`) is only checked: its job's analysis is queued
+    after the quiet period (`job_service.analyse_job`).
+
     Raises `TransientError` when S3 or a database is unreachable (the job is retried) and
     `TerminalError` when the file or the object cannot be analysed (it is not).
     """
@@ -189,6 +200,7 @@ async def analyse_object(deps: WorkerDeps, key: str, *, job_attempt: int) -> Tas
     if not start.run:
         return TaskResult(TaskOutcome.SUPERSEDED, start.reason or "skipped")
 
+    job = members.job_of(row.source)
     try:
         info = await asyncio.to_thread(deps.objects.head, key)
         over_quota = await _over_quota(deps, row, info)
@@ -196,7 +208,13 @@ async def analyse_object(deps: WorkerDeps, key: str, *, job_attempt: int) -> Tas
             raise TerminalError(over_quota)  # recorded below; the object stays in the bucket
         with download_path(deps.config.download_dir) as path:
             etag = await asyncio.to_thread(deps.objects.download, key, path, etag=info.etag)
-            outcome = await _analyse_within_budget(deps, row, path, etag)
+            if job is not None:
+                limits = deps.config.read_limits
+                problem = await asyncio.to_thread(
+                    members.check_file, path, limits, object_label(row)
+                )
+            else:
+                outcome = await _analyse_within_budget(deps, row, path, etag)
     except ObjectNotFound:
         await _object_vanished(deps, row)
         return TaskResult(TaskOutcome.REMOVED, "object no longer exists")
@@ -217,6 +235,9 @@ async def analyse_object(deps: WorkerDeps, key: str, *, job_attempt: int) -> Tas
         raise TransientError(reason) from exc
 
     content = Content(etag, info.version_id, info.size)
+    if job is not None:
+        benchmark = members.upload_benchmark(getattr(info, "metadata", None))
+        return await _finish_member(deps, row, content, job, benchmark, problem)
     status = Status.OK if outcome.status == "ok" else Status.FAILED
     kind = None
     if status is Status.FAILED:
@@ -277,7 +298,12 @@ async def _analyse_within_budget(deps: WorkerDeps, row: ObjectRow, path: Path, e
     budget = deps.config.job_timeout_s
     try:
         return await deps.analyser.analyse(
-            path, source=row.source, owner=row.owner, etag=etag, label=_label(row), budget_s=budget
+            path,
+            source=row.source,
+            owner=row.owner,
+            etag=etag,
+            label=object_label(row),
+            budget_s=budget,
         )
     except TimeoutError:
         reason = f"the analysis took longer than INGEST_JOB_TIMEOUT_S ({budget:g} s)"
@@ -293,7 +319,7 @@ class _TimedOut(TransientError):
     """RecordedEvent already (`note_timeout`); the job is retried."""
 
 
-def _label(row: ObjectRow) -> str:
+def object_label(row: ObjectRow) -> str:
     """How a failure names the object: its key inside the user's namespace."""
     if row.owner and row.key.startswith(row.owner + "/"):
         return row.key[len(row.owner) + 1 :]
@@ -329,6 +355,40 @@ async def _finish(
             return True
     log.info("%s changed while it was analysed; a newer job writes", started.source)
     return False
+
+
+async def _finish_member(
+    deps: WorkerDeps,
+    started: ObjectRow,
+    content: Content,
+    job: str,
+    benchmark: str | None,
+    problem: str | None,
+) -> TaskResult:
+    """A job's file was checked: record it (ok, or failed with the reason) as a file of `job`
+    and queue the job's analysis after the quiet period, all in one transaction."""
+    status = Status.FAILED if problem else Status.OK
+    kind = FailureKind.FILE if problem else None
+    async with deps.store.transaction() as tx:
+        row = await tx.lock_object(started.bucket, started.key)
+        recorded = rules.finish_applies(
+            row.state if row else None,
+            attempt=started.attempts,
+            started_etag=started.etag,
+            analysed_etag=content.etag,
+        )
+        if recorded:
+            await tx.mark_finished(
+                row, status=status, error=problem, content=content, failure_kind=kind
+            )
+            await tx.set_job_member(row, job_source=job, benchmark=benchmark)
+            await tx.queue_job_analysis(row.bucket, job, quiet_s=deps.config.job_quiet_s)
+    if not recorded:
+        log.info("%s changed while it was checked; a newer job writes", started.source)
+        return TaskResult(TaskOutcome.SUPERSEDED, "a newer job records the status")
+    if problem:
+        raise TerminalError(problem)  # the job's analysis reports the file failed
+    return TaskResult(TaskOutcome.OK, f"checked {content.etag}; {job} is analysed when quiet")
 
 
 async def _note_transient_failure(
@@ -372,11 +432,22 @@ async def apply_removal(deps: WorkerDeps, key: str) -> TaskResult:
     try:
         info = await asyncio.to_thread(deps.objects.head, key)
     except ObjectNotFound:
-        await deps.analyser.mark_removed(row.source)
-        return TaskResult(TaskOutcome.REMOVED, "results marked removed")
+        return await _results_removed(deps, row)
     # Notifications are not ordered: the object was uploaded again after this removal.
     async with deps.store.transaction() as tx:
         decision = await observe_content(
             tx, key, Content(info.etag, info.version_id, info.size), config
         )
     return TaskResult(TaskOutcome.SUPERSEDED, f"object exists again: {decision.reason}")
+
+
+async def _results_removed(deps: WorkerDeps, row: ObjectRow) -> TaskResult:
+    """The object is gone: its results are marked removed, or its job is analysed again
+    without it after the quiet period (the job's last file removes the job)."""
+    job = members.job_of(row.source)
+    if job is None:
+        await deps.analyser.mark_removed(row.source)
+        return TaskResult(TaskOutcome.REMOVED, "results marked removed")
+    async with deps.store.transaction() as tx:
+        await tx.queue_job_analysis(row.bucket, job, quiet_s=deps.config.job_quiet_s)
+    return TaskResult(TaskOutcome.REMOVED, f"file removed; {job} is analysed again")

@@ -57,6 +57,8 @@ class ObjectRow:
     failure_kind: FailureKind | None = None
     worker_kills: int = 0  # runs of the current content whose worker died
     timeouts: int = 0  # runs of the current content cut off by the time budget
+    job_source: str | None = None  # the Slurm job it is a file of (docs/jobs.md), once known
+    benchmark: str | None = None  # what its upload said (`x-amz-meta-benchmark-name`)
 
     @property
     def state(self) -> ObjectState:

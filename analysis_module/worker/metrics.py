@@ -21,7 +21,7 @@ QUEUE_STATUSES = ("todo", "doing")
 # Outcomes of a job: the service's, and the two of failures (decided by the retry strategy).
 RETRIED = "retried"
 FAILED = "failed"
-OBJECT_TASKS = (queue.ANALYSE_TASK, queue.REMOVE_TASK)
+OBJECT_TASKS = (queue.ANALYSE_TASK, queue.REMOVE_TASK, queue.JOB_TASK)
 
 
 class WorkerMetrics:

@@ -6,7 +6,8 @@ import asyncio
 import logging
 from pathlib import Path
 
-from analysis_module.app.runner import Runner, build_runner
+from analysis_module.app.runner import FileInput, JobInput, Runner, build_runner
+from analysis_module.ingest.ports import JobRequest
 from analysis_module.pipeline_core.errors import TransientError
 from analysis_module.pipeline_core.text import one_line
 from analysis_module.settings import AnalysisSettings
@@ -87,12 +88,27 @@ class RunnerPool:
             budget_s=budget_s,
         )
 
+    async def analyse_job(self, job: JobRequest, *, budget_s: float | None = None):
+        return await self._call("analyse_job", job_input(job), budget_s=budget_s)
+
     async def mark_removed(self, source: str) -> None:
         await self._call("mark_removed", source)
 
     def close(self) -> None:
         while self._idle:
             _close_quietly(self._idle.pop())
+
+
+def job_input(job: JobRequest) -> JobInput:
+    """The engine's form of a job the ingest service assembled from the bucket."""
+    files = tuple(FileInput(f.path, f.source, etag=f.etag, label=f.label) for f in job.files)
+    return JobInput(
+        job.source,
+        files,
+        owner=job.owner,
+        benchmark=job.benchmark,
+        benchmark_set_by=job.benchmark_set_by,
+    )
 
 
 def describe(exc: BaseException) -> str:

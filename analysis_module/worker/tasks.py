@@ -3,8 +3,9 @@
 Resources (the store, S3, the analysis engine) are built once per worker process and reach the
 tasks through procrastinate's job context (`additional_context["ingest"]`), never through
 module globals. Task names: `ingest:analyse_object`, `ingest:apply_removal`,
-`ingest:rescan_bucket` (periodic, INGEST_RESCAN_CRON) and `ingest:prune_history` (daily).
-The object tasks return the service's `TaskResult`, whose outcome the worker counts.
+`ingest:analyse_job` (the files of one Slurm job together), `ingest:rescan_bucket` (periodic,
+INGEST_RESCAN_CRON) and `ingest:prune_history` (daily). The object and job tasks return the
+service's `TaskResult`, whose outcome the worker counts.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import logging
 from procrastinate import Blueprint, JobContext
 
 from analysis_module.connectors import queue
-from analysis_module.ingest import rescan, service
+from analysis_module.ingest import job_service, rescan, service
 from analysis_module.pipeline_core.identity import object_source
 from analysis_module.settings import AnalysisSettings
 
@@ -59,6 +60,16 @@ def _add_object_tasks(blueprint: Blueprint, settings: AnalysisSettings) -> None:
             return _not_watched(bucket)
         result = await service.analyse_object(deps, key, job_attempt=context.job.attempts)
         log.info("%s: %s", object_source(bucket, key), result)
+        return result
+
+    @blueprint.task(name="analyse_job", pass_context=True, retry=retry)
+    async def analyse_job(context: JobContext, bucket: str, job_source: str) -> service.TaskResult:
+        """Analyse the job from its files (queued with the job's lock and queueing lock)."""
+        deps = _deps(context)
+        if bucket != deps.config.bucket:
+            return _not_watched(bucket)
+        result = await job_service.analyse_job(deps, job_source, job_attempt=context.job.attempts)
+        log.info("%s: %s", job_source, result)
         return result
 
     @blueprint.task(name="apply_removal", pass_context=True, retry=retry)

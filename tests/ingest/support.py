@@ -65,6 +65,12 @@ def upload(client, bucket: str, key: str, data: bytes) -> str:
     return client.put_object(Bucket=bucket, Key=key, Body=data)["ETag"].strip('"')
 
 
+def own_name(name: str) -> str:
+    """A key name that follows no Slurm naming pattern (docs/jobs.md): the object is a job of
+    its own, analysed by its `analyse_object` job (not assembled with others)."""
+    return f"upload {name}"
+
+
 def profile_bytes(name: str = "job_4.h5") -> bytes:
     return (EXAMPLES / name).read_bytes()
 

@@ -13,6 +13,7 @@ from tests.ingest.support import (
     jobs_of,
     minio_event,
     object_row,
+    own_name,
     profile_bytes,
     summary_row,
     upload,
@@ -33,7 +34,7 @@ def s3(s3_endpoint):
 
 
 def new_key(name: str = "job_4.h5") -> str:
-    return f"user-7f3c2a/{uuid.uuid4().hex[:8]}/{name}"
+    return f"user-7f3c2a/{uuid.uuid4().hex[:8]}/{own_name(name)}"
 
 
 def settled(db, bucket: str, key: str, status: str = "ok"):

@@ -21,6 +21,7 @@ from tests.ingest.support import (
     jobs_of,
     minio_event,
     object_row,
+    own_name,
     profile_bytes,
     summary_row,
     upload,
@@ -47,7 +48,7 @@ def link(s3_endpoint):
 
 
 def put_and_notify(s3, listener, post_event, bucket: str, folder: str, name="job_4.h5") -> str:
-    key = f"user-7f3c2a/{folder}-{uuid.uuid4().hex[:8]}/{name}"
+    key = f"user-7f3c2a/{folder}-{uuid.uuid4().hex[:8]}/{own_name(name)}"
     data = profile_bytes(name)
     etag = upload(s3, bucket, key, data)
     response = post_event(listener.base_url, minio_event(bucket, key, etag=etag, size=len(data)))

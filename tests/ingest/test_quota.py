@@ -18,6 +18,7 @@ from tests.ingest.conftest import listener_process, running, service_env, worker
 from tests.ingest.support import (
     minio_event,
     object_row,
+    own_name,
     profile_bytes,
     summary_row,
     upload,
@@ -42,7 +43,7 @@ def rescan_with(env: dict[str, str], monkeypatch):
 
 def three_uploads(s3, bucket: str, owner: str, data: bytes) -> list[str]:
     """In this order; within one second the key decides which arrived first."""
-    keys = [f"{owner}/run{n}/job_4.h5" for n in (1, 2, 3)]
+    keys = [f"{owner}/run{n}/{own_name('job_4.h5')}" for n in (1, 2, 3)]
     for key in keys:
         upload(s3, bucket, key, data)
     return keys
@@ -56,7 +57,7 @@ def test_an_upload_past_the_object_quota_is_failed_until_the_user_deletes_one(
     data = profile_bytes("job_4.h5")
     alice, bob = (f"user-{uuid.uuid4().hex[:8]}" for _ in range(2))
     keys = three_uploads(s3, s3_bucket, alice, data)
-    other = f"{bob}/run1/job_4.h5"
+    other = f"{bob}/run1/{own_name('job_4.h5')}"
     upload(s3, s3_bucket, other, data)
 
     with running(listener_process(env)) as listener, running(worker_process(env)):

@@ -23,6 +23,7 @@ from tests.ingest.support import (
     jobs_of,
     minio_event,
     object_row,
+    own_name,
     profile_bytes,
     summary_row,
     upload,
@@ -60,7 +61,7 @@ def status_is(db, bucket: str, key: str, status: str):
 
 
 def put_and_notify(s3, listener, post_event, bucket: str, name: str = "job_4.h5") -> str:
-    key = f"user-7f3c2a/{uuid.uuid4().hex[:8]}/{name}"
+    key = f"user-7f3c2a/{uuid.uuid4().hex[:8]}/{own_name(name)}"
     data = profile_bytes(name)
     etag = upload(s3, bucket, key, data)
     response = post_event(listener.base_url, minio_event(bucket, key, etag=etag, size=len(data)))
@@ -173,7 +174,7 @@ def test_postgres_restart_while_jobs_run(private_pg, s3_endpoint, s3_bucket, s3,
         wait_until(status_is(db, s3_bucket, keys[0], "running"), what="a job to start")
 
         private_pg.stop()
-        late_key = f"user-7f3c2a/{uuid.uuid4().hex[:8]}/job_5.h5"
+        late_key = f"user-7f3c2a/{uuid.uuid4().hex[:8]}/{own_name('job_5.h5')}"
         data = profile_bytes("job_5.h5")
         etag = upload(s3, s3_bucket, late_key, data)
         body = minio_event(s3_bucket, late_key, etag=etag, size=len(data))

@@ -107,3 +107,11 @@ def test_content_that_killed_or_outlasted_its_worker_twice_is_not_run_again():
     assert not decide_start(
         state(Status.FAILED), job_attempt=0, max_attempts=8, worker_kills=2
     ).give_up
+
+
+def test_a_jobs_file_analysed_on_its_own_before_is_queued_to_join_its_job():
+    decision = decide_content(state(Status.OK), "e1", None, outside_its_job=True)
+    assert decision.disposition is Disposition.ACCEPTED
+    assert decide_content(state(Status.FAILED), "e1", None, outside_its_job=True).disposition is (
+        Disposition.DUPLICATE  # a file that failed for its content stays failed
+    )

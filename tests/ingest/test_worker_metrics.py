@@ -10,7 +10,14 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from analysis_module.worker.health import Health
 from tests.ingest.conftest import listener_process, running, service_env, worker_process
-from tests.ingest.support import minio_event, object_row, profile_bytes, upload, wait_until
+from tests.ingest.support import (
+    minio_event,
+    object_row,
+    own_name,
+    profile_bytes,
+    upload,
+    wait_until,
+)
 from tests.support.net import free_port, wait_for_http
 
 ANALYSE = "ingest:analyse_object"
@@ -63,7 +70,7 @@ def test_metrics_and_probes_after_one_good_and_one_corrupt_profile(
         good, bad = profile_bytes("job_4.h5"), CORRUPT
         keys = {}
         for name, data, status in (("job_4.h5", good, "ok"), ("broken.h5", bad, "failed")):
-            key = f"user-7f3c2a/{uuid.uuid4().hex[:8]}/{name}"
+            key = f"user-7f3c2a/{uuid.uuid4().hex[:8]}/{own_name(name)}"
             etag = upload(s3, bucket, key, data)
             body = minio_event(bucket, key, etag=etag, size=len(data))
             assert post_event(listener.base_url, body).status_code == 200

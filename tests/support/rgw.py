@@ -178,9 +178,16 @@ class RgwEndpoint(S3Endpoint):
         """The gateway's topic API (CreateTopic with a push endpoint) on the same port."""
         return boto3.client("sns", **self._session_args())
 
-    def notify(self, bucket: str, push_endpoint: str, opaque_data: str, suffix: str = ".h5"):
+    def notify(
+        self,
+        bucket: str,
+        push_endpoint: str,
+        opaque_data: str,
+        suffix: str = ".h5",
+        events: tuple[str, ...] = ("s3:ObjectCreated:*",),
+    ):
         """A non-persistent topic pushing to `push_endpoint` (delivered inside the upload
-        request), subscribed to the bucket's created objects ending in `suffix`."""
+        request), subscribed to the bucket's `events` (created objects) ending in `suffix`."""
         topic = f"topic-{uuid.uuid4().hex[:10]}"
         attributes = {
             "push-endpoint": push_endpoint,
@@ -196,7 +203,7 @@ class RgwEndpoint(S3Endpoint):
                     {
                         "Id": f"created-{topic}",
                         "TopicArn": arn,
-                        "Events": ["s3:ObjectCreated:*"],
+                        "Events": list(events),
                         "Filter": {"Key": {"FilterRules": [rule]}},
                     }
                 ]

@@ -376,3 +376,31 @@ def _member_type(name: str, values: np.ndarray, types: Mapping[str, np.dtype] | 
 def _sh5util_step_id(step: str) -> int:
     """sh5util orders node-step files by step id; batch sorts as -2 (section 7 of the doc)."""
     return -2 if step == "batch" else int(step)
+
+
+def write_node_step_job(
+    folder: str | os.PathLike[str],
+    *,
+    job_id: int | str,
+    n_nodes: int,
+    steps: Sequence[str] = ("0",),
+    duration_s: int = 60,
+    start_epoch: int = 1_700_000_000,
+) -> list[Path]:
+    """A job as slurmstepd leaves it: one file per step and node, `<job>_<step>_<node>.h5`,
+    sampled at 1 Hz (Power, and two tasks per node), steps one after the other."""
+    paths = []
+    for position, step in enumerate(steps):
+        step_start = start_epoch + position * (duration_s + 1)
+        epochs = step_start + np.arange(duration_s + 1)
+        for index in range(n_nodes):
+            node = NodeSpec(
+                name=f"node{index:03d}",
+                index=index,
+                start_epoch=step_start,
+                energy={"Power": power_pattern(epochs)},
+                energy_epochs=epochs,
+                tasks={2 * index: TaskSeries(epochs[1:]), 2 * index + 1: TaskSeries(epochs[1:])},
+            )
+            paths.append(write_node_step_file(folder, node=node, job_id=job_id, step=step))
+    return paths

@@ -1,0 +1,60 @@
+"""Objects that are files of a Slurm job (docs/jobs.md): which job, what the upload said, and
+the cheap check a file gets on arrival before its job is analysed.
+
+A node-step file (`<jobid>_<step>_<node>.h5`) or a merged `job_<jobid>.h5` belongs to the job
+`<folder>/job_<jobid>` of its bucket prefix; any other `.h5` object is a job of its own and
+keeps the per-object analysis.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+from analysis_module.pipeline_core.ingest_objects import ObjectRow
+from analysis_module.pipeline_core.job_files import is_assembled, job_source
+from analysis_module.processing import ProfileError, ReadLimits, open_profile
+
+BENCHMARK_METADATA = "benchmark-name"  # `x-amz-meta-benchmark-name`, as the API stores it
+_BENCHMARK = re.compile(r"[A-Za-z0-9._-]{1,128}")  # the API's rule (check_benchmark_name)
+SET_BY_UPLOAD = "upload"
+
+
+def job_of(source: str) -> str | None:
+    """The key of the job whose file `source` is, or None for a file that is a job of its own."""
+    job = job_source(source)
+    return job if is_assembled(job, source) else None
+
+
+def outside_its_job(row: ObjectRow) -> bool:
+    """A file of a job whose row names no job: analysed on its own by an earlier release."""
+    return row.job_source is None and job_of(row.source) is not None
+
+
+def upload_benchmark(metadata: Mapping[str, str] | None) -> str | None:
+    """The benchmark name an upload carries, when it is one the API would have accepted."""
+    name = (metadata or {}).get(BENCHMARK_METADATA)
+    return name if name and _BENCHMARK.fullmatch(name) else None
+
+
+def job_benchmark(names: Iterable[str | None]) -> str | None:
+    """The job's benchmark from its files' uploads: the most frequent name (ties: the first
+    in key order), None when no file named one."""
+    named = [name for name in names if name]
+    if not named:
+        return None
+    counts = Counter(named)
+    return max(named, key=lambda name: (counts[name], -named.index(name)))
+
+
+def check_file(path: Path, limits: ReadLimits | None, label: str) -> str | None:
+    """Open the profile and close it again (structure only); the reason it is unreadable,
+    naming it by `label` instead of the download path, or None."""
+    try:
+        with open_profile(path, limits):
+            return None
+    except (ProfileError, OSError) as exc:
+        text = " ".join(str(exc).split()) or type(exc).__name__
+        return text.replace(str(path), label)[:1000]
