@@ -29,6 +29,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from typer._click.exceptions import UsageError  # the click that the pinned typer bundles
 
 from analysis_module.app.batch_inputs import JobGroup, group_jobs, local_inputs, s3_inputs
+from analysis_module.app.report_files import check_report_dir, write_job_report
 from analysis_module.app.runner import JobOutcome, build_runner, default_factor_options
 from analysis_module.cli_report import outcome_lines, rescan_summary
 from analysis_module.pipeline_core.errors import TransientError
@@ -147,6 +148,13 @@ BenchmarkFlag = Annotated[
     typer.Option(help="Benchmark name recorded with every job (1-128 of A-Z a-z 0-9 . _ -)."),
 ]
 BENCHMARK_NAME = re.compile(r"[A-Za-z0-9._-]{1,128}")
+ReportFlag = Annotated[
+    Path | None,
+    typer.Option(
+        "--report",
+        help="Also write each job's report page (self-contained HTML) into this folder.",
+    ),
+]
 
 
 @app.command()
@@ -169,8 +177,11 @@ def main(
     as_json: AsJsonFlag = False,
     retry_failed: RetryFailedFlag = False,
     benchmark: BenchmarkFlag = None,
+    report: ReportFlag = None,
 ) -> None:
     """Analyse Slurm HDF5 profiles into energy, cost and CO2 figures."""
+    if report is not None and (problem := check_report_dir(report)):
+        exit_on_configuration_error(f"--report: {problem}")
     if benchmark is not None and not BENCHMARK_NAME.fullmatch(benchmark):
         exit_on_configuration_error(
             f"--benchmark: {benchmark[:140]!r} is not a benchmark name "
@@ -208,6 +219,7 @@ def main(
         retry_failed=retry_failed,
         as_json=as_json,
         benchmark=benchmark,
+        report_dir=report,
     )
 
 
@@ -220,6 +232,7 @@ def _analyse_batch(
     retry_failed: bool,
     as_json: bool,
     benchmark: str | None = None,
+    report_dir: Path | None = None,
 ) -> None:
     """Analyse the jobs, print the table (or JSON lines); exit 1 when any file failed."""
     try:
@@ -241,6 +254,7 @@ def _analyse_batch(
         show_progress=err.is_terminal and not as_json,
         as_json=as_json,
         benchmark=benchmark,
+        report_dir=report_dir,
     )
     runner.close()
     if not as_json:
@@ -327,7 +341,15 @@ def _inputs(settings: AnalysisSettings, sources: list[Path] | None, from_s3: boo
     return inputs
 
 
-def _run(runner, jobs: list[JobGroup], *, show_progress: bool, as_json: bool, benchmark=None):
+def _run(
+    runner,
+    jobs: list[JobGroup],
+    *,
+    show_progress: bool,
+    as_json: bool,
+    benchmark=None,
+    report_dir: Path | None = None,
+):
     outcomes: list[tuple[JobGroup, JobOutcome]] = []
     with Progress(
         TextColumn("{task.description}"),
@@ -344,6 +366,8 @@ def _run(runner, jobs: list[JobGroup], *, show_progress: bool, as_json: bool, be
             with job.job_input(benchmark) as job_input:
                 outcome = runner.analyse_job(job_input)
             _say_failures(job, outcome)
+            if report_dir is not None:
+                write_job_report(runner.sink, outcome.source, report_dir, outcome.table_name)
             if as_json:
                 sys.stdout.write(json.dumps(_json_record(outcome)) + "\n")
                 sys.stdout.flush()

@@ -21,6 +21,7 @@ from .core.config import Settings, load_settings
 from .core.errors import install_error_handler
 from .core.logging import configure_logging
 from .health.endpoints import router as health_router
+from .jobs.endpoints import reports_router
 from .jobs.endpoints import router as jobs_router
 from .runtime import build_runtime
 from .storage.endpoints import router as storage_router
@@ -86,7 +87,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     install_error_handler(app)
     # Routes are matched in order: the hottest first. The docs keep the order of TAGS.
-    for router in (storage_router, jobs_router, auth_router, health_router):
+    for router in (storage_router, jobs_router, auth_router, health_router, reports_router):
         app.include_router(router)
     app.add_middleware(GuardAndMeasure, legacy_client_compat=settings.legacy_client_compat)
     return app
