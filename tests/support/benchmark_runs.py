@@ -29,6 +29,7 @@ COLUMNS = (
     "n_nodes",
     "n_steps",
     "energy_j",
+    "energy_kwh",
     "time_to_solution_s",
     "edp_js",
     "avg_power_w",
@@ -66,6 +67,8 @@ def _row(owner: str, name: str, benchmark: str | None, day: int, **figures) -> d
         n_steps=1,
     )
     row.update(figures)
+    if row["energy_j"] is not None:
+        row["energy_kwh"] = row["energy_j"] / 3.6e6
     return row
 
 
