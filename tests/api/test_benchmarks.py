@@ -182,3 +182,14 @@ def test_not_a_number_is_no_figure(client, account, pg_db):
     assert bench["edp_js"]["best"] == 96000.0 and bench["edp_js"]["count"] == 1
     page = _runs(client, account, sort="energy_j")
     assert [(r["job_id"], r["energy_j"]) for r in page["runs"]] == [("b", 800.0), ("a", None)]
+
+
+def test_run_columns_are_job_summary_columns():
+    """The columns /benchmarks selects exist in the analysis' job_summary layout (read as text,
+    as tests/test_results_contract.py reads it)."""
+    from api_backend.benchmarks.repository import FLOAT_COLUMNS, RUN_COLUMNS, STATS
+    from tests.test_results_contract import analysis_columns
+
+    summary = analysis_columns()["JOB_SUMMARY"]
+    assert set(RUN_COLUMNS) | {"benchmark", "owner", "status"} <= set(summary)
+    assert set(STATS) | FLOAT_COLUMNS <= set(RUN_COLUMNS)
