@@ -184,8 +184,8 @@ def _has_values(columns: list[str], rows: list[tuple]) -> bool:
 
 
 def test_dashboards_use_the_provisioned_data_source():
-    assert set(DASHBOARDS) == {"jobs-overview", "job-detail"}
-    assert len({d["uid"] for d in DASHBOARDS.values()}) == 2
+    assert set(DASHBOARDS) == {"jobs-overview", "job-detail", "benchmark"}
+    assert len({d["uid"] for d in DASHBOARDS.values()}) == 3
     for dashboard in DASHBOARDS.values():
         sources = [p["datasource"] for p in dashboard["panels"]]
         sources += [t["datasource"] for _, t in _targets(dashboard)]
