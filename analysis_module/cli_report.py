@@ -2,7 +2,7 @@
 
 The table fits 80 columns: one line of figures per job and, under a failed job, a job that left
 files out or a figure shown as `-`, an indented line with the reason (shortened; `--json` has
-the full text).
+the full text). A job with work figures (LIKWID output, `--work`) gets an indented line of them.
 Definitions of the figures: docs/energy-metrics.md.
 """
 
@@ -94,7 +94,7 @@ def outcome_lines(rows: list[tuple[str, dict]], *, width: int = 80) -> list[str]
         return "  ".join(parts).rstrip()
 
     notes_of = [
-        _left_out(s) + missing_reasons(s)
+        _left_out(s) + missing_reasons(s) + _work_note(s)
         if s.get("status") == "ok"
         else [f"reason: {_error_of(s)}"]
         for _, s in rows
@@ -108,12 +108,40 @@ def outcome_lines(rows: list[tuple[str, dict]], *, width: int = 80) -> list[str]
             lines.append(name)
             name = ""
         lines.append(line(name, _figures(summary)))
+        if work := work_text(summary):
+            lines.extend(_wrapped(work, width, "    "))
         for note in notes:
             if note not in shared:
                 lines.extend(_wrapped(note, width, "    "))
     for note in sorted(shared):
         lines.extend(_wrapped(f"{note} (every job with energy)", width, "- "))
     return lines
+
+
+def work_text(summary: dict) -> str | None:
+    """`GFLOP/s 67.6, 0.52 GFLOP/s per W, ...`: the job's work and efficiency, or None."""
+    if summary.get("status") != "ok":
+        return None
+    parts = []
+    if summary.get("work_unit") is not None and summary.get("work_value") is not None:
+        parts.append(f"{summary['work_unit']} {summary['work_value']:,.6g}")
+    figures = (
+        ("gflops", "GFLOP/s {}", 4),
+        ("gflops_per_w", "{} GFLOP/s per W", 3),
+        ("energy_per_gflop_j", "{} J/GFLOP", 3),
+        ("eur_per_gflop", "{} EUR/GFLOP", 3),
+        ("mem_bandwidth_gbytes_per_s", "{} GB/s memory", 4),
+    )
+    for column, form, digits in figures:
+        if summary.get(column) is not None:
+            parts.append(form.format(f"{summary[column]:,.{digits}g}"))
+    if summary.get("work_unit") is not None and summary.get("gflops") == summary.get("work_value"):
+        parts.pop(1)  # a given GFLOP/s: said once
+    return ", ".join(parts) or None
+
+
+def _work_note(summary: dict) -> list[str]:
+    return [f"work: {summary['work_note']}"] if summary.get("work_note") else []
 
 
 def _left_out(summary: dict) -> list[str]:
