@@ -119,24 +119,21 @@ def outcome_lines(rows: list[tuple[str, dict]], *, width: int = 80) -> list[str]
 
 
 def work_text(summary: dict) -> str | None:
-    """`GFLOP/s 67.6, 0.52 GFLOP/s per W, ...`: the job's work and efficiency, or None."""
+    """`GFLOP/s 67.63, 2.12 GFLOP/s per W, ...`: the job's work and efficiency, or None."""
     if summary.get("status") != "ok":
         return None
-    parts = []
-    if summary.get("work_unit") is not None and summary.get("work_value") is not None:
-        parts.append(f"{summary['work_unit']} {summary['work_value']:,.6g}")
+    given = summary.get("work_value") if summary.get("work_unit") is not None else None
+    parts = [f"{summary['work_unit']} {given:,.6g}"] if given is not None else []
     figures = (
         ("gflops", "GFLOP/s {}", 4),
         ("gflops_per_w", "{} GFLOP/s per W", 3),
-        ("energy_per_gflop_j", "{} J/GFLOP", 3),
         ("eur_per_gflop", "{} EUR/GFLOP", 3),
-        ("mem_bandwidth_gbytes_per_s", "{} GB/s memory", 4),
+        ("mem_bandwidth_gbytes_per_s", "memory {} GB/s", 4),
     )
     for column, form, digits in figures:
-        if summary.get(column) is not None:
-            parts.append(form.format(f"{summary[column]:,.{digits}g}"))
-    if summary.get("work_unit") is not None and summary.get("gflops") == summary.get("work_value"):
-        parts.pop(1)  # a given GFLOP/s: said once
+        value = summary.get(column)
+        if value is not None and value != given:  # a given GFLOP/s or GB/s is said once
+            parts.append(form.format(f"{value:,.{digits}g}"))
     return ", ".join(parts) or None
 
 

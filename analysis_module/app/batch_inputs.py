@@ -67,7 +67,9 @@ class JobGroup:
         with contextlib.ExitStack() as stack:
 
             def local(items: tuple[ProfileInput, ...]) -> tuple[FileInput, ...]:
-                return tuple(item.file_input(stack.enter_context(item.local_file())) for item in items)
+                return tuple(
+                    item.file_input(stack.enter_context(item.local_file())) for item in items
+                )
 
             yield JobInput(
                 self.source,

@@ -179,7 +179,11 @@ class JobFiles:
         read = self.likwid()
         return tuple(
             FileOutcome(
-                item.source, name, "likwid", "ok" if error is None else "failed", error,
+                item.source,
+                name,
+                "likwid",
+                "ok" if error is None else "failed",
+                error,
                 None if error is None else "file",
             )
             for item, name, error in zip(self.job.likwid, read.names, read.errors, strict=True)
