@@ -95,14 +95,18 @@ SourceFlag = Annotated[
     typer.Option(
         "--source",
         "-s",
-        help="Profile file or folder (repeatable; folders are searched for *.h5).",
+        help="Profile file or folder (repeatable; folders are searched for *.h5 and for "
+        "LIKWID *.csv beside them).",
     ),
 ]
 DbFlag = Annotated[
     Path | None, typer.Option(help="Local DuckDB file (ignored when POSTGRES_HOST is set).")
 ]
 S3Flag = Annotated[
-    bool, typer.Option("--s3", help="Analyse the .h5 objects of MINIO_BUCKET/MINIO_PREFIX.")
+    bool,
+    typer.Option(
+        "--s3", help="Analyse the .h5 (and LIKWID .csv) objects of MINIO_BUCKET/MINIO_PREFIX."
+    ),
 ]
 RescanFlag = Annotated[
     bool,

@@ -68,7 +68,9 @@ def test_likwid_beside_job_5_gives_its_flop_and_efficiency(tmp_path, examples_di
         "SELECT gflop, gflops_per_w FROM job_summary WHERE job_id = '5'",
     )
     assert stored == [(pytest.approx(gflop), pytest.approx(gflop / energy_j))]
-    roles = read(tmp_path / "o.duckdb", "SELECT role, count(*) FROM job_files GROUP BY 1 ORDER BY 1")
+    roles = read(
+        tmp_path / "o.duckdb", "SELECT role, count(*) FROM job_files GROUP BY 1 ORDER BY 1"
+    )
     assert roles == [("likwid", 1), ("node_step", 3)]
 
 

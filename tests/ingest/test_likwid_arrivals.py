@@ -82,15 +82,12 @@ def test_likwid_file_after_the_profiles_fills_the_work(services, module_db, s3, 
     assert (csv["status"], csv["job_source"]) == ("ok", job)
 
 
-def test_likwid_file_before_the_profiles_is_picked_up_by_the_job(
-    services, module_db, s3, folder
-):
+def test_likwid_file_before_the_profiles_is_picked_up_by_the_job(services, module_db, s3, folder):
     bucket = services
     job = f"s3://{bucket}/{folder}/job_5"
     put(s3, bucket, f"{folder}/{CSV_NAME}", LIKWID.read_bytes())
     wait_until(
-        lambda: (object_row(module_db, bucket, f"{folder}/{CSV_NAME}") or {}).get("status")
-        == "ok",
+        lambda: (object_row(module_db, bucket, f"{folder}/{CSV_NAME}") or {}).get("status") == "ok",
         timeout_s=60,
         what="the LIKWID file recorded",
     )
