@@ -35,6 +35,7 @@ from analysis_module.app.batch_inputs import (
     local_inputs,
     s3_inputs,
 )
+from analysis_module.app.report_files import check_report_dir, write_job_report
 from analysis_module.app.runner import JobOutcome, build_runner, default_factor_options
 from analysis_module.cli_report import outcome_lines, rescan_summary
 from analysis_module.pipeline_core.errors import TransientError
@@ -165,6 +166,13 @@ WorkFlag = Annotated[
     ),
 ]
 BENCHMARK_NAME = re.compile(r"[A-Za-z0-9._-]{1,128}")
+ReportFlag = Annotated[
+    Path | None,
+    typer.Option(
+        "--report",
+        help="Also write each job's report page (self-contained HTML) into this folder.",
+    ),
+]
 
 
 @app.command()
@@ -188,8 +196,11 @@ def main(
     retry_failed: RetryFailedFlag = False,
     benchmark: BenchmarkFlag = None,
     work: WorkFlag = None,
+    report: ReportFlag = None,
 ) -> None:
     """Analyse Slurm HDF5 profiles into energy, cost and CO2 figures."""
+    if report is not None and (problem := check_report_dir(report)):
+        exit_on_configuration_error(f"--report: {problem}")
     if benchmark is not None and not BENCHMARK_NAME.fullmatch(benchmark):
         exit_on_configuration_error(
             f"--benchmark: {benchmark[:140]!r} is not a benchmark name "
@@ -229,6 +240,7 @@ def main(
         as_json=as_json,
         benchmark=benchmark,
         work=given_work,
+        report_dir=report,
     )
 
 
@@ -251,6 +263,7 @@ def _analyse_batch(
     as_json: bool,
     benchmark: str | None = None,
     work: tuple[str, float] | None = None,
+    report_dir: Path | None = None,
 ) -> None:
     """Analyse the jobs, print the table (or JSON lines); exit 1 when any file failed."""
     try:
@@ -273,6 +286,7 @@ def _analyse_batch(
         as_json=as_json,
         benchmark=benchmark,
         work=work,
+        report_dir=report_dir,
     )
     runner.close()
     if not as_json:
@@ -367,6 +381,7 @@ def _run(
     as_json: bool,
     benchmark=None,
     work=None,
+    report_dir: Path | None = None,
 ):
     outcomes: list[tuple[JobGroup, JobOutcome]] = []
     with Progress(
@@ -384,6 +399,8 @@ def _run(
             with job.job_input(benchmark, work) as job_input:
                 outcome = runner.analyse_job(job_input)
             _say_failures(job, outcome)
+            if report_dir is not None:
+                write_job_report(runner.sink, outcome.source, report_dir, outcome.table_name)
             if as_json:
                 sys.stdout.write(json.dumps(_json_record(outcome)) + "\n")
                 sys.stdout.flush()

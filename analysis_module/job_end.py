@@ -5,9 +5,10 @@
 
 For Slurm's epilog or MailProg (a site, reading the results database: DuckDB file, or
 PostgreSQL when POSTGRES_HOST is set) and for a user's dependent job (`--api`, with the
-user's access token in BENCHSUITE_TOKEN). The job's files are uploaded and analysed after it
-ends, so `--wait S` polls until its analysis is there. Exit status: 0 with the block, 3 when
-the job is not (yet) analysed, 2 for a usage or configuration error.
+user's access token in BENCHSUITE_TOKEN; the block then ends with a link to the job's report
+page that opens without a token). The job's files are uploaded and analysed after it ends, so
+`--wait S` polls until its analysis is there. Exit status: 0 with the block, 3 when the job is
+not (yet) analysed, 2 for a usage or configuration error, 1 when the API cannot be reached.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from analysis_module.pipeline_core.errors import ConfigurationError as PipelineConfigurationError
+from analysis_module.pipeline_core.errors import TransientError
 from analysis_module.startup import (
     ConfigurationError,
     OneLineArgumentParser,
@@ -92,6 +95,14 @@ def _coverage(summary: dict[str, Any]) -> str:
     return text
 
 
+def _database_lookup(args: argparse.Namespace, job_id: str) -> Callable[[], tuple]:
+    settings = settings_or_exit({"duckdb_path": args.db}, {"duckdb_path": "--db"})
+    if not settings.use_postgres and not settings.duckdb_path.exists():
+        setting = "--db" if args.db else "DUCKDB_PATH"
+        exit_on_configuration_error(f"{setting}: no results file at {settings.duckdb_path}")
+    return _local_lookup(settings, job_id, args.folder)
+
+
 def _local_lookup(settings, job_id: str, folder: str | None) -> Callable[[], tuple]:
     import duckdb
 
@@ -117,6 +128,27 @@ def _local_lookup(settings, job_id: str, folder: str | None) -> Callable[[], tup
     return lookup
 
 
+def _api_lookup(base_url: str, job_id: str, folder: str | None) -> Callable[[], tuple]:
+    import os
+
+    from analysis_module.connectors.results_api import ResultsApi
+
+    token = os.environ.get("BENCHSUITE_TOKEN", "").strip()
+    if not token:
+        exit_on_configuration_error(
+            "BENCHSUITE_TOKEN: set it to your access token (POST /auth/password) to use --api"
+        )
+
+    def lookup() -> tuple[dict | None, int, str | None]:
+        api = ResultsApi(base_url, token)
+        try:
+            return api.job(job_id, folder)
+        finally:
+            api.close()
+
+    return lookup
+
+
 def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser = OneLineArgumentParser(
         prog="job_end.py", description=__doc__.split("\n\n")[0], allow_abbrev=False
@@ -124,29 +156,38 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("job_id", help="the Slurm job id")
     parser.add_argument("--folder", help="the job's folder (local path or s3://bucket/prefix)")
     parser.add_argument("--db", help="local DuckDB results file (default $DUCKDB_PATH)")
+    parser.add_argument(
+        "--api", metavar="URL", help="read the job through the API (token: $BENCHSUITE_TOKEN)"
+    )
     parser.add_argument("--wait", type=float, default=0.0, metavar="S", help="poll up to S s")
     args = parser.parse_args(argv)
     if not args.job_id.isascii() or not args.job_id.isdigit():
         parser.error(f"job_id {args.job_id[:40]!r} is not a Slurm job id (digits)")
     if args.wait < 0 or args.wait > 86400:
         parser.error("--wait must be between 0 and 86400 seconds")
+    if args.api is not None and not args.api.startswith(("http://", "https://")):
+        parser.error(f"--api: {args.api[:80]!r} is not an http(s) URL")
+    if args.api is not None and args.db is not None:
+        parser.error("--api and --db: give one of them")
     return args
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _arguments(argv)
-    settings = settings_or_exit({"duckdb_path": args.db}, {"duckdb_path": "--db"})
     job_id = str(int(args.job_id))
-    if not settings.use_postgres and not settings.duckdb_path.exists():
-        setting = "--db" if args.db else "DUCKDB_PATH"
-        exit_on_configuration_error(f"{setting}: no results file at {settings.duckdb_path}")
-    lookup = _local_lookup(settings, job_id, args.folder)
+    if args.api is not None:
+        lookup = _api_lookup(args.api, job_id, args.folder)
+    else:
+        lookup = _database_lookup(args, job_id)
     deadline = time.monotonic() + args.wait
     while True:
         try:
             summary, others, url = lookup()
-        except ConfigurationError as exc:
+        except (ConfigurationError, PipelineConfigurationError) as exc:
             exit_on_configuration_error(str(exc))
+        except TransientError as exc:
+            sys.stderr.write(f"error: {exc}\n")
+            return 1
         if summary is not None:
             sys.stdout.write(block(summary, others=others, report_url=url) + "\n")
             return 0

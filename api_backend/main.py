@@ -17,10 +17,12 @@ from fastapi.concurrency import run_in_threadpool
 
 from .api.middleware import GuardAndMeasure
 from .auth.endpoints import router as auth_router
+from .benchmarks.endpoints import router as benchmarks_router
 from .core.config import Settings, load_settings
 from .core.errors import install_error_handler
 from .core.logging import configure_logging
 from .health.endpoints import router as health_router
+from .jobs.endpoints import reports_router
 from .jobs.endpoints import router as jobs_router
 from .runtime import build_runtime
 from .storage.endpoints import router as storage_router
@@ -42,6 +44,7 @@ TAGS = [
     {"name": "auth", "description": "Accounts, logins and tokens."},
     {"name": "storage", "description": "Presigned URLs and objects in your namespace."},
     {"name": "jobs", "description": "Results of the analysis of your uploads."},
+    {"name": "benchmarks", "description": "Runs of one benchmark compared, best and median."},
     {"name": "health", "description": "Liveness, readiness, metrics."},
 ]
 
@@ -86,7 +89,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     install_error_handler(app)
     # Routes are matched in order: the hottest first. The docs keep the order of TAGS.
-    for router in (storage_router, jobs_router, auth_router, health_router):
+    routers = (storage_router, jobs_router, benchmarks_router, auth_router, health_router)
+    for router in (*routers, reports_router):
         app.include_router(router)
     app.add_middleware(GuardAndMeasure, legacy_client_compat=settings.legacy_client_compat)
     return app

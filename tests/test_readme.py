@@ -47,6 +47,7 @@ PROSE_DEFAULTS = {
     "temp dir": None,  # the system's temporary folder, chosen at run time
     "development value": None,  # a fixed development-only key, refused in production
     "admin endpoint": None,  # falls back to MINIO_ADMIN_ENDPOINT
+    "7 days": 7 * 86400,
     "14 days": 14 * 86400,
     "30 days": 30 * 86400,
     "2 GiB": 2 * 1024**3,

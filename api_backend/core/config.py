@@ -138,6 +138,12 @@ class Settings(BaseSettings):
 
     # Results.
     timeseries_max_rows: int = Field(200_000, ge=1)
+    # Signed links to a job's report page (`POST /jobs/{id}/report-link`): 7 days by default,
+    # at most 30, so a link mailed at the end of a job still opens the next week.
+    report_link_ttl_s: int = Field(7 * 86400, ge=60, le=30 * 86400)
+    # How users reach the API (behind a proxy: its public address), for links the API hands
+    # out; unset: the address the request came to.
+    api_public_url: str | None = Field(None, pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$")
 
     @model_validator(mode="after")
     def _production_needs_real_secrets(self) -> Settings:

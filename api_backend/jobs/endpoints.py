@@ -8,7 +8,7 @@ import io
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
-from fastapi.responses import Response
+from fastapi.responses import HTMLResponse, Response
 
 from ..api.deps import CurrentUser, SessionDep, SettingsDep
 from ..core.benchmark import check_benchmark_name
@@ -17,10 +17,13 @@ from ..core.strict_json import StrictJSONRoute
 from .cursor import MAX_CURSOR_CHARS
 from .instants import parse_instant
 from .listing import Filters
-from .schemas import ID_DESCRIPTION, BenchmarkUpdate, JobDetail, JobPage, TimeSeries
+from .report import PAGE_HEADERS
+from .schemas import ID_DESCRIPTION, BenchmarkUpdate, JobDetail, JobPage, ReportLink, TimeSeries
 from .service import MAX_ID_CHARS, JobsService
 
 router = APIRouter(prefix="/jobs", tags=["jobs"], route_class=StrictJSONRoute)
+# Report pages opened through a signed link, without an access token (mail, a browser).
+reports_router = APIRouter(prefix="/reports", tags=["jobs"], route_class=StrictJSONRoute)
 
 JobId = Annotated[str, Path(max_length=MAX_ID_CHARS, description=ID_DESCRIPTION)]
 STATUSES = Literal["ok", "failed", "pending", "queued"]
@@ -68,6 +71,10 @@ def list_jobs(
     benchmark: Annotated[
         str | None, Query(max_length=128, description="Only jobs of this benchmark.")
     ] = None,
+    job_id: Annotated[
+        str | None,
+        Query(pattern=r"^[0-9]{1,20}$", description="Only jobs with this Slurm job id."),
+    ] = None,
     since: Annotated[str | None, Query(max_length=64, description=SINCE)] = None,
     until: Annotated[str | None, Query(max_length=64, description=UNTIL)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
@@ -85,6 +92,7 @@ def list_jobs(
         benchmark=check_benchmark_name(benchmark, "benchmark") if benchmark else None,
         since=parse_instant(since, "since"),
         until=parse_instant(until, "until"),
+        job_id=str(int(job_id)) if job_id is not None else None,
     )
     return jobs.list_jobs(user.namespace, filters, cursor, limit)
 
@@ -151,3 +159,48 @@ def job_timeseries(
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": 'attachment; filename="timeseries.csv"'},
     )
+
+
+HTML_RESPONSE = {200: {"content": {"text/html": {"schema": {"type": "string"}}}}}
+
+
+@router.get(
+    "/{job_id}/report",
+    response_class=HTMLResponse,
+    summary="The job on one self-contained HTML page",
+    description=(
+        "Headline figures (kWh, euro, CO2, an everyday comparison), warnings where coverage, "
+        "prices or files are incomplete, and plots: power per node with the steps marked, "
+        "cumulative energy and cost, energy per step and per node. The page loads nothing "
+        "(no script, font or image from elsewhere) and works offline."
+    ),
+    responses={**HTML_RESPONSE, **error_responses(401, 404, 503)},
+)
+def job_report(job_id: JobId, user: CurrentUser, jobs: JobsDep):
+    return HTMLResponse(jobs.report_page(job_id, user.namespace), headers=PAGE_HEADERS)
+
+
+@router.post(
+    "/{job_id}/report-link",
+    response_model=ReportLink,
+    summary="A link that opens the job's report without an access token",
+    description=(
+        "For mail (Slurm's MailProg, an epilog) and browsers: the link carries a signature "
+        "valid for REPORT_LINK_TTL_S (7 days by default) and opens only this job's page."
+    ),
+    responses=error_responses(401, 404, 503),
+)
+def job_report_link(job_id: JobId, user: CurrentUser, jobs: JobsDep, request: Request):
+    return jobs.report_link(job_id, user.namespace, str(request.base_url))
+
+
+@reports_router.get(
+    "/{token}",
+    response_class=HTMLResponse,
+    summary="A job's report page, opened through its signed link",
+    responses={**HTML_RESPONSE, **error_responses(404, 503)},
+)
+def shared_report(
+    token: Annotated[str, Path(max_length=4096, pattern=r"^[A-Za-z0-9_.-]+$")], jobs: JobsDep
+):
+    return HTMLResponse(jobs.shared_report(token), headers=PAGE_HEADERS)

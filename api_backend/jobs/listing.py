@@ -57,6 +57,7 @@ class Filters:
     benchmark: str | None = None
     since: datetime | None = None
     until: datetime | None = None
+    job_id: str | None = None  # the Slurm job id (digits)
 
     @property
     def on_start_time(self) -> bool:
@@ -69,6 +70,8 @@ def _analysed_where(f: Filters, after: Cursor | None) -> str:
         parts.append("s.status = :status")
     if f.benchmark is not None:
         parts.append("s.benchmark = :benchmark")
+    if f.job_id is not None:
+        parts.append("s.job_id = :job_id")
     if f.since is not None:
         parts.append("s.start_time >= :since")
     if f.until is not None:
@@ -86,6 +89,8 @@ def _waiting_where(f: Filters, after: Cursor | None) -> str:
         parts.append("status = :status")
     if f.benchmark is not None:
         parts.append("benchmark = :benchmark")
+    if f.job_id is not None:  # a waiting job's key ends in its Slurm job: `<folder>/job_<id>`
+        parts.append("source LIKE :job_key")
     if after is not None:
         parts.append("(sort_at < :after_t OR (sort_at = :after_t AND source > :after_s))")
     return " AND ".join(parts)
@@ -135,6 +140,8 @@ def _branches(f: Filters, after: Cursor | None) -> list[str]:
 def _params(owner: str, f: Filters, after: Cursor | None, limit: int) -> dict[str, Any]:
     params: dict[str, Any] = {"owner": owner, "limit": limit}
     params.update(status=f.status, benchmark=f.benchmark, since=f.since, until=f.until)
+    if f.job_id is not None:
+        params.update(job_id=f.job_id, job_key=f"%/job_{f.job_id}")
     if after is not None:
         params.update(after_t=after.sort_at, after_s=after.source)
     return params

@@ -189,3 +189,8 @@ class TimeSeries(BaseModel):
     rows: list[list[Any]]
     downsampled: bool
     max_points: int | None = Field(None, description="Per step and node, when downsampled.")
+
+
+class ReportLink(BaseModel):
+    url: str = Field(description="Opens the job's report page without an access token.")
+    expires_at: datetime

@@ -10,7 +10,7 @@ import json
 import logging
 import math
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.exc import OperationalError, ProgrammingError
@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from ..core.benchmark import check_benchmark_name
 from ..core.config import Settings
 from ..core.errors import BadRequest, Conflict, NotFound, ServiceUnavailable
-from . import listing
+from . import listing, report
 from . import repository as repo
 from .cursor import decode as decode_cursor
 from .cursor import encode as encode_cursor
@@ -29,6 +29,7 @@ from .schemas import (
     JobItem,
     JobPage,
     Metrics,
+    ReportLink,
     StepNodeMetrics,
     TimeSeries,
     Work,
@@ -271,3 +272,24 @@ class JobsService:
             downsampled=max_points is not None,
             max_points=max_points,
         )
+
+    def report_page(self, job: str, owner: str) -> str:
+        source, _uploads, summary = self._guard(lambda: self._owned(job, owner))
+        return self._guard(lambda: report.page(self.session, source, summary))
+
+    def report_link(self, job: str, owner: str, base_url: str) -> ReportLink:
+        source, _uploads, summary = self._guard(lambda: self._owned(job, owner))
+        if summary is None:
+            raise NotFound("this job has no report (yet): it is not analysed")
+        token, expires = report.sign_link(self.settings, source, owner)
+        base = (self.settings.api_public_url or base_url).rstrip("/")
+        return ReportLink(
+            url=f"{base}/reports/{token}", expires_at=datetime.fromtimestamp(expires, UTC)
+        )
+
+    def shared_report(self, token: str) -> str:
+        source, owner = report.open_link(self.settings, token)
+        summary = self._guard(lambda: repo.summary(self.session, source))
+        if summary is None or summary["owner"] != owner:
+            raise NotFound("no such report (the link is unknown or has expired)")
+        return self._guard(lambda: report.page(self.session, source, summary))

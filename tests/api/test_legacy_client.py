@@ -115,10 +115,11 @@ def test_register_sync_refresh_sync_login_sync(legacy_server, tmp_path, examples
         Bucket=legacy_server.bucket, Prefix=namespace + "/"
     )
     assert {item["Key"].split("/", 1)[1] for item in listing["Contents"]} == set(names)
-    # every profile among them analysed, as the client's user sees it
+    # every profile among them analysed, as the client's user sees it: `job_5.h5` is the
+    # merged file of Slurm job 5, so its job is `<folder>/job_5`
     profiles = sorted(f"{namespace}/{name}" for name in names if name.endswith(".h5"))
     jobs = analysed_jobs(legacy_server.base_url, access, len(profiles))
-    assert sorted(job["key"] for job in jobs) == profiles
+    assert sorted(job["key"] for job in jobs) == [p.removesuffix(".h5") for p in profiles]
 
     for answer in (refreshed, logged_in):
         assert answer.headers["Deprecation"] == DEPRECATION

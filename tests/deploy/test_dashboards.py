@@ -5,8 +5,8 @@ migrated database, for two users plus one profile that can't be analysed. The qu
 run the way Grafana sends them (variables interpolated, macros expanded: `grafana_sql`) as a
 role that has only the grants of deploy/grafana/grafana-reader.sql.
 
-Benchmarks and job_files rows are set with SQL on the produced rows (`_name_benchmarks`,
-`_record_files`), as the analysis records them for jobs (docs/architecture.md).
+Benchmarks are set with SQL on the produced rows (`_name_benchmarks`, as an upload or the
+owner names them); job_files rows are the pipeline's own.
 """
 
 from __future__ import annotations
@@ -91,22 +91,6 @@ def _name_benchmarks(conn: psycopg.Connection) -> None:
         )
 
 
-def _record_files(conn: psycopg.Connection) -> None:
-    """One job_files row per produced job (each sample was analysed as a job of its own)."""
-    conn.execute(
-        r"""INSERT INTO job_files (job_source, file_source, file_name, role, etag, status,
-               error, analysed_at)
-        SELECT source, source, regexp_replace(source, '^.*/', ''),
-               CASE WHEN source ~ '/job_[0-9]+\.h5$' THEN 'merged' ELSE 'single' END,
-               source_etag, status, error, analysed_at
-        FROM job_summary"""
-    )
-    conn.execute(
-        """UPDATE job_summary SET n_files = 1,
-               n_files_failed = CASE WHEN status = 'failed' THEN 1 ELSE 0 END"""
-    )
-
-
 def _apply_reader_grants(db: postgres.PgDatabase, reader: str) -> None:
     """The operator's step from docs/operations.md, as written there (psql)."""
     psql = shutil.which("psql")
@@ -139,7 +123,6 @@ def results(tmp_path_factory):
         assert [o.status for o in outcomes].count("failed") == 1, outcomes
         with db.connect() as conn:
             _name_benchmarks(conn)
-            _record_files(conn)
             conn.execute(f'CREATE ROLE "{reader}" NOLOGIN')
         _apply_reader_grants(db, reader)
         with db.connect() as conn:
@@ -201,8 +184,8 @@ def _has_values(columns: list[str], rows: list[tuple]) -> bool:
 
 
 def test_dashboards_use_the_provisioned_data_source():
-    assert set(DASHBOARDS) == {"jobs-overview", "job-detail"}
-    assert len({d["uid"] for d in DASHBOARDS.values()}) == 2
+    assert set(DASHBOARDS) == {"jobs-overview", "job-detail", "benchmark"}
+    assert len({d["uid"] for d in DASHBOARDS.values()}) == 3
     for dashboard in DASHBOARDS.values():
         sources = [p["datasource"] for p in dashboard["panels"]]
         sources += [t["datasource"] for _, t in _targets(dashboard)]

@@ -79,25 +79,33 @@ def test_lock_files_keep_pyproject_pins():
             assert req.specifier.contains(pins[name]), f"{kind}: {name}=={pins[name]}"
 
 
-def _third_party_imports(package: Path) -> set[str]:
+def _our_packages(dockerfile: Path) -> list[Path]:
+    """The packages of ours the image holds: every `COPY <package> /app/<package>`."""
+    copied = re.findall(r"^COPY (?!--from)(\S+) /app/\S+$", dockerfile.read_text(), re.M)
+    return [ROOT / name for name in copied if (ROOT / name / "__init__.py").exists()]
+
+
+def _third_party_imports(packages: list[Path]) -> set[str]:
     names = set()
-    for path in package.rglob("*.py"):
+    for path in (p for package in packages for p in package.rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text(), str(path))):
             if isinstance(node, ast.Import):
                 names.update(alias.name.split(".")[0] for alias in node.names)
             elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
                 names.add(node.module.split(".")[0])
-    return names - set(sys.stdlib_module_names) - {package.name, "__future__"}
+    return names - set(sys.stdlib_module_names) - {p.name for p in packages} - {"__future__"}
 
 
 @pytest.mark.parametrize("kind", DOCKERFILES)
 def test_image_holds_every_distribution_its_code_imports(kind):
     """An import the slim API image can't satisfy fails here, not in production."""
-    package = DOCKERFILES[kind][1]
+    dockerfile, package = DOCKERFILES[kind]
+    packages = _our_packages(dockerfile)
+    assert package in packages
     pins = _pins(kind)
     providers = metadata.packages_distributions()
     missing = {}
-    for module in _third_party_imports(package):
+    for module in _third_party_imports(packages):
         dists = {canonicalize_name(d) for d in providers.get(module, [])}
         if not dists & set(pins):
             missing[module] = sorted(dists) or ["(not installed)"]
