@@ -2,7 +2,7 @@
 
 The table fits 80 columns: one line of figures per job and, under a failed job, a job that left
 files out or a figure shown as `-`, an indented line with the reason (shortened; `--json` has
-the full text).
+the full text). A job with work figures (LIKWID output, `--work`) gets an indented line of them.
 Definitions of the figures: docs/energy-metrics.md.
 """
 
@@ -94,7 +94,7 @@ def outcome_lines(rows: list[tuple[str, dict]], *, width: int = 80) -> list[str]
         return "  ".join(parts).rstrip()
 
     notes_of = [
-        _left_out(s) + missing_reasons(s)
+        _left_out(s) + missing_reasons(s) + _work_note(s)
         if s.get("status") == "ok"
         else [f"reason: {_error_of(s)}"]
         for _, s in rows
@@ -108,12 +108,37 @@ def outcome_lines(rows: list[tuple[str, dict]], *, width: int = 80) -> list[str]
             lines.append(name)
             name = ""
         lines.append(line(name, _figures(summary)))
+        if work := work_text(summary):
+            lines.extend(_wrapped(work, width, "    "))
         for note in notes:
             if note not in shared:
                 lines.extend(_wrapped(note, width, "    "))
     for note in sorted(shared):
         lines.extend(_wrapped(f"{note} (every job with energy)", width, "- "))
     return lines
+
+
+def work_text(summary: dict) -> str | None:
+    """`GFLOP/s 67.63, 2.12 GFLOP/s per W, ...`: the job's work and efficiency, or None."""
+    if summary.get("status") != "ok":
+        return None
+    given = summary.get("work_value") if summary.get("work_unit") is not None else None
+    parts = [f"{summary['work_unit']} {given:,.6g}"] if given is not None else []
+    figures = (
+        ("gflops", "GFLOP/s {}", 4),
+        ("gflops_per_w", "{} GFLOP/s per W", 3),
+        ("eur_per_gflop", "{} EUR/GFLOP", 3),
+        ("mem_bandwidth_gbytes_per_s", "memory {} GB/s", 4),
+    )
+    for column, form, digits in figures:
+        value = summary.get(column)
+        if value is not None and value != given:  # a given GFLOP/s or GB/s is said once
+            parts.append(form.format(f"{value:,.{digits}g}"))
+    return ", ".join(parts) or None
+
+
+def _work_note(summary: dict) -> list[str]:
+    return [f"work: {summary['work_note']}"] if summary.get("work_note") else []
 
 
 def _left_out(summary: dict) -> list[str]:

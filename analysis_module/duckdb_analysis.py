@@ -28,13 +28,20 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from typer._click.exceptions import UsageError  # the click that the pinned typer bundles
 
-from analysis_module.app.batch_inputs import JobGroup, group_jobs, local_inputs, s3_inputs
+from analysis_module.app.batch_inputs import (
+    JobGroup,
+    group_jobs,
+    is_csv,
+    local_inputs,
+    s3_inputs,
+)
 from analysis_module.app.report_files import check_report_dir, write_job_report
 from analysis_module.app.runner import JobOutcome, build_runner, default_factor_options
 from analysis_module.cli_report import outcome_lines, rescan_summary
 from analysis_module.pipeline_core.errors import TransientError
 from analysis_module.pipeline_core.identity import object_source
 from analysis_module.pipeline_core.text import one_line
+from analysis_module.pipeline_core.work import WorkSpecError, parse_work_spec
 from analysis_module.settings import AnalysisSettings
 from analysis_module.startup import (
     ConfigurationError,
@@ -89,14 +96,18 @@ SourceFlag = Annotated[
     typer.Option(
         "--source",
         "-s",
-        help="Profile file or folder (repeatable; folders are searched for *.h5).",
+        help="Profile file or folder (repeatable; folders are searched for *.h5 and for "
+        "LIKWID *.csv beside them).",
     ),
 ]
 DbFlag = Annotated[
     Path | None, typer.Option(help="Local DuckDB file (ignored when POSTGRES_HOST is set).")
 ]
 S3Flag = Annotated[
-    bool, typer.Option("--s3", help="Analyse the .h5 objects of MINIO_BUCKET/MINIO_PREFIX.")
+    bool,
+    typer.Option(
+        "--s3", help="Analyse the .h5 (and LIKWID .csv) objects of MINIO_BUCKET/MINIO_PREFIX."
+    ),
 ]
 RescanFlag = Annotated[
     bool,
@@ -147,6 +158,13 @@ BenchmarkFlag = Annotated[
     str | None,
     typer.Option(help="Benchmark name recorded with every job (1-128 of A-Z a-z 0-9 . _ -)."),
 ]
+WorkFlag = Annotated[
+    str | None,
+    typer.Option(
+        help="Figure of merit of every job, UNIT=VALUE (GFLOP/s=1234, GB/s=180; "
+        "docs/energy-metrics.md section 8)."
+    ),
+]
 BENCHMARK_NAME = re.compile(r"[A-Za-z0-9._-]{1,128}")
 ReportFlag = Annotated[
     Path | None,
@@ -177,6 +195,7 @@ def main(
     as_json: AsJsonFlag = False,
     retry_failed: RetryFailedFlag = False,
     benchmark: BenchmarkFlag = None,
+    work: WorkFlag = None,
     report: ReportFlag = None,
 ) -> None:
     """Analyse Slurm HDF5 profiles into energy, cost and CO2 figures."""
@@ -187,6 +206,7 @@ def main(
             f"--benchmark: {benchmark[:140]!r} is not a benchmark name "
             "(1-128 characters of A-Z a-z 0-9 . _ -)"
         )
+    given_work = _work_or_exit(work)
     overrides = {
         "integration": integration.value if integration else None,
         "gap_factor": gap_factor,
@@ -219,8 +239,18 @@ def main(
         retry_failed=retry_failed,
         as_json=as_json,
         benchmark=benchmark,
+        work=given_work,
         report_dir=report,
     )
+
+
+def _work_or_exit(work: str | None) -> tuple[str, float] | None:
+    if work is None:
+        return None
+    try:
+        return parse_work_spec(work)
+    except WorkSpecError as exc:
+        exit_on_configuration_error(f"--work: {exc}")
 
 
 def _analyse_batch(
@@ -232,6 +262,7 @@ def _analyse_batch(
     retry_failed: bool,
     as_json: bool,
     benchmark: str | None = None,
+    work: tuple[str, float] | None = None,
     report_dir: Path | None = None,
 ) -> None:
     """Analyse the jobs, print the table (or JSON lines); exit 1 when any file failed."""
@@ -254,6 +285,7 @@ def _analyse_batch(
         show_progress=err.is_terminal and not as_json,
         as_json=as_json,
         benchmark=benchmark,
+        work=work,
         report_dir=report_dir,
     )
     runner.close()
@@ -329,13 +361,13 @@ def _open_runner(settings: AnalysisSettings, factor_options):
 def _inputs(settings: AnalysisSettings, sources: list[Path] | None, from_s3: bool):
     if from_s3:
         inputs = s3_inputs(settings)
-        if not inputs:
+        if all(is_csv(item.source) for item in inputs):
             where = object_source(settings.minio_bucket, settings.minio_prefix)
             raise NothingToAnalyse(f"nothing to analyse: no *.h5 object under {where}")
         return inputs
     paths = sources or [Path(p) for p in settings.analysis_source.split(",")]
     inputs = local_inputs(paths)
-    if not inputs:
+    if all(is_csv(item.source) for item in inputs):
         shown = ", ".join(str(p) for p in paths)
         raise NothingToAnalyse(f"nothing to analyse: no *.h5 file found in {shown}")
     return inputs
@@ -348,6 +380,7 @@ def _run(
     show_progress: bool,
     as_json: bool,
     benchmark=None,
+    work=None,
     report_dir: Path | None = None,
 ):
     outcomes: list[tuple[JobGroup, JobOutcome]] = []
@@ -363,7 +396,7 @@ def _run(
         task = progress.add_task("analysing", total=len(jobs))
         for job in jobs:
             progress.update(task, description=job.display)
-            with job.job_input(benchmark) as job_input:
+            with job.job_input(benchmark, work) as job_input:
                 outcome = runner.analyse_job(job_input)
             _say_failures(job, outcome)
             if report_dir is not None:
@@ -379,7 +412,7 @@ def _run(
 def _say_failures(job: JobGroup, outcome: JobOutcome) -> None:
     """`FAILED <file>: <reason>` per file left out; a job that failed for no file's fault is
     named itself."""
-    shown = {item.source: item.display for item in job.members}
+    shown = {item.source: item.display for item in (*job.members, *job.likwid)}
     failed = _failed_files(outcome)
     for item in failed:
         _say(f"FAILED {shown.get(item.source, item.name)}: {item.error}")

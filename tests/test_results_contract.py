@@ -17,6 +17,7 @@ from api_backend.jobs.repository import (
     METRIC_COLUMNS,
     SHARED_TABLES,
     TIMESERIES_COLUMNS,
+    WORK_COLUMNS,
 )
 
 SCHEMA_FILE = Path(__file__).resolve().parents[1] / "analysis_module/pipeline_core/schema.py"
@@ -91,3 +92,10 @@ def test_shared_tables_are_the_tables_the_analysis_migrations_create():
     assert {"job_summary", "job_step_node", "job_files"} <= SHARED_TABLES
     # every shared table the migrations create whose name a per-job table could have
     assert {name for name in created if name.startswith("job_")} <= SHARED_TABLES
+
+
+def test_work_columns_are_the_analysis_work_fields_after_the_job_columns():
+    layouts = analysis_columns()
+    assert list(WORK_COLUMNS) == layouts["WORK_FIELDS"]
+    summary = layouts["JOB_SUMMARY"]
+    assert summary.index(WORK_COLUMNS[0]) > summary.index(JOB_COLUMNS[-1])

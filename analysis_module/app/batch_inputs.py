@@ -13,7 +13,12 @@ from pathlib import Path, PurePosixPath
 from analysis_module.app.job_assembly import FileInput, JobInput
 from analysis_module.ingest.events import is_profile_key, owner_of
 from analysis_module.pipeline_core.identity import object_source
-from analysis_module.pipeline_core.job_files import job_source, split_source
+from analysis_module.pipeline_core.job_files import (
+    job_source,
+    likwid_job_id,
+    likwid_job_keys,
+    split_source,
+)
 from analysis_module.settings import AnalysisSettings
 
 
@@ -52,29 +57,48 @@ class JobGroup:
     source: str
     display: str
     members: tuple[ProfileInput, ...]
+    likwid: tuple[ProfileInput, ...] = ()  # likwid-perfctr CSV output of the job
 
     @contextlib.contextmanager
-    def job_input(self, benchmark: str | None = None) -> Iterator[JobInput]:
+    def job_input(
+        self, benchmark: str | None = None, work: tuple[str, float] | None = None
+    ) -> Iterator[JobInput]:
         """The job with every member as a local file (objects downloaded for its duration)."""
         with contextlib.ExitStack() as stack:
-            files = tuple(
-                item.file_input(stack.enter_context(item.local_file())) for item in self.members
-            )
+
+            def local(items: tuple[ProfileInput, ...]) -> tuple[FileInput, ...]:
+                return tuple(
+                    item.file_input(stack.enter_context(item.local_file())) for item in items
+                )
+
             yield JobInput(
                 self.source,
-                files,
+                local(self.members),
                 owner=self.members[0].owner,
                 benchmark=benchmark,
                 benchmark_set_by="cli" if benchmark else None,
+                likwid=local(self.likwid),
+                work=work,
             )
 
 
+def is_csv(source: str) -> bool:
+    return source.lower().endswith(".csv")
+
+
 def group_jobs(inputs: list[ProfileInput]) -> list[JobGroup]:
-    """Inputs by job key, in the order their first file came; a job of several files is shown
-    as `<folder>/job_<id>`, a job of one file by that file."""
+    """Profiles by job key, in the order their first file came; a job of several files is shown
+    as `<folder>/job_<id>`, a job of one file by that file. A `.csv` joins the nearest job of
+    this run that its name or folder names (`likwid_job_keys`); other CSV files are ignored."""
     by_job: dict[str, list[ProfileInput]] = {}
     for item in inputs:
-        by_job.setdefault(job_source(item.source), []).append(item)
+        if not is_csv(item.source):
+            by_job.setdefault(job_source(item.source), []).append(item)
+    likwid: dict[str, list[ProfileInput]] = {}
+    for item in inputs:
+        key = _likwid_job(item.source, by_job) if is_csv(item.source) else None
+        if key is not None:
+            likwid.setdefault(key, []).append(item)
     groups = []
     for key, members in by_job.items():
         display = members[0].display
@@ -82,12 +106,20 @@ def group_jobs(inputs: list[ProfileInput]) -> list[JobGroup]:
             folder = split_source(display)[0]
             name = split_source(key)[1]
             display = f"{folder}/{name}" if folder else name
-        groups.append(JobGroup(key, display, tuple(members)))
+        groups.append(JobGroup(key, display, tuple(members), tuple(likwid.get(key, ()))))
     return groups
 
 
+def _likwid_job(source: str, jobs: dict) -> str | None:
+    job_id = likwid_job_id(source)
+    if job_id is None:
+        return None
+    return next((key for key in likwid_job_keys(source, job_id) if key in jobs), None)
+
+
 def local_inputs(paths: list[Path]) -> list[ProfileInput]:
-    """Files as given, folders searched recursively for *.h5, each file once, sorted.
+    """Files as given, folders searched recursively for *.h5 (and *.csv, for LIKWID output),
+    each file once, sorted.
 
     Names are shown relative to the folder given (several sources: to their common folder), so
     the table shows `nodestep/5_0_vm.h5`, not the same absolute prefix on every line.
@@ -98,7 +130,7 @@ def local_inputs(paths: list[Path]) -> list[ProfileInput]:
         if path.is_dir():
             bases.append(path.resolve())
             for child in sorted(path.rglob("*")):
-                if child.is_file() and child.suffix.lower() == ".h5":
+                if child.is_file() and child.suffix.lower() in (".h5", ".csv"):
                     found[child.resolve()] = None
         elif path.exists():
             bases.append(path.resolve().parent)
@@ -126,5 +158,5 @@ def s3_inputs(settings: AnalysisSettings) -> list[ProfileInput]:
             settings=settings,
         )
         for obj in store.list_objects(settings.minio_prefix)
-        if is_profile_key(obj.key)
+        if is_profile_key(obj.key) or is_csv(obj.key)
     ]

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from analysis_module.app.job_work import LikwidRead, job_work_columns, read_likwid
 from analysis_module.pipeline_core.job_files import parse_file_name, split_source
 from analysis_module.pipeline_core.records import files_table
 from analysis_module.processing import (
@@ -42,13 +43,15 @@ class JobInput:
     owner: str | None = None
     benchmark: str | None = None
     benchmark_set_by: str | None = None  # "upload" | "cli" (None when no benchmark)
+    likwid: tuple[FileInput, ...] = ()  # likwid-perfctr CSV output beside the profiles
+    work: tuple[str, float] | None = None  # a figure of merit given with the job (unit, value)
 
 
 @dataclass(frozen=True)
 class FileOutcome:
     source: str
     name: str
-    role: str  # node_step | merged | single
+    role: str  # node_step | merged | single | likwid
     status: str  # ok | failed
     error: str | None = None
     failure_kind: str | None = None  # file | config | internal when failed
@@ -77,6 +80,7 @@ class JobFiles:
         self.opened: dict[int, SlurmProfile] = {}
         self.errors: dict[int, tuple[str, str]] = {}  # file index -> (full reason, kind)
         self._members: list[int] = []  # JobProfile member index -> file index
+        self._likwid: LikwidRead | None = None
 
     @property
     def job_id(self) -> str | None:
@@ -155,9 +159,37 @@ class JobFiles:
         return _cap(f"{len(self.errors)} of {len(self.job.files)} files left out: {parts}")
 
     def counts(self) -> dict:
+        """Profile files only: LIKWID files are in job_files and in the work columns."""
         return {"n_files": len(self.job.files), "n_files_failed": len(self.errors)}
 
+    def likwid(self) -> LikwidRead:
+        """The job's LIKWID files, each read once."""
+        if self._likwid is None:
+            self._likwid = read_likwid(self.job.source, self.job.likwid)
+        return self._likwid
+
+    def work_columns(self, metrics: dict) -> dict:
+        """The summary's work columns from the LIKWID files and the given figure of merit."""
+        return job_work_columns(self.likwid(), self.job.work, metrics)
+
     def outcomes(self) -> tuple[FileOutcome, ...]:
+        return self._profile_outcomes() + self._likwid_outcomes()
+
+    def _likwid_outcomes(self) -> tuple[FileOutcome, ...]:
+        read = self.likwid()
+        return tuple(
+            FileOutcome(
+                item.source,
+                name,
+                "likwid",
+                "ok" if error is None else "failed",
+                error,
+                None if error is None else "file",
+            )
+            for item, name, error in zip(self.job.likwid, read.names, read.errors, strict=True)
+        )
+
+    def _profile_outcomes(self) -> tuple[FileOutcome, ...]:
         return tuple(
             FileOutcome(item.source, self.names[i], self.parsed[i].role, "ok")
             if i not in self.errors
@@ -186,9 +218,22 @@ class JobFiles:
                 "error": outcome.error,
             }
             for item, parsed, outcome in zip(
-                self.job.files, self.parsed, self.outcomes(), strict=True
+                self.job.files, self.parsed, self._profile_outcomes(), strict=True
             )
         ]
+        files.extend(
+            {
+                "file_source": outcome.source,
+                "file_name": outcome.name,
+                "role": "likwid",
+                "etag": item.etag,
+                "step": None,
+                "node": None,
+                "status": outcome.status,
+                "error": outcome.error,
+            }
+            for item, outcome in zip(self.job.likwid, self._likwid_outcomes(), strict=True)
+        )
         return files_table(self.job.source, files)
 
     def _shown(self, index: int) -> str:

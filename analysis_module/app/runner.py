@@ -227,6 +227,7 @@ class Runner:
                 error=files.note(),
                 table_name=table_name,
                 metrics=result.summary,
+                work=files.work_columns(result.summary),
             )
             breakdown = breakdown_table(source, result.breakdown)
             self._check_cancelled()

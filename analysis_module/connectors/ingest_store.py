@@ -311,6 +311,19 @@ class IngestTx:
             )
             return [ObjectRow.from_record(record) for record in await cursor.fetchall()]
 
+    async def unjoined_csv(self, bucket: str, prefix: str) -> list[ObjectRow]:
+        """`.csv` objects under `prefix` that were recorded but joined no job yet (LIKWID
+        output that arrived before its job's profiles), by key, without locking them."""
+        async with self.conn.cursor(row_factory=dict_row) as cursor:
+            await cursor.execute(
+                f"""SELECT {OBJECT_COLUMNS} FROM ingest_objects
+                    WHERE bucket = %s AND starts_with(key, %s) AND job_source IS NULL
+                      AND lower(key) LIKE '%%.csv' AND status IN ('ok', 'failed')
+                    ORDER BY key""",  # noqa: S608 - fixed column list
+                (bucket, prefix),
+            )
+            return [ObjectRow.from_record(record) for record in await cursor.fetchall()]
+
     async def snapshot(self, bucket: str, keys: list[str]) -> dict[str, tuple[ObjectRow, bool]]:
         async with self.conn.cursor(row_factory=dict_row) as cursor:
             await cursor.execute(

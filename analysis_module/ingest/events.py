@@ -18,6 +18,7 @@ from urllib.parse import unquote_plus
 
 from analysis_module.ingest.ceph_events import canonical_event_name, is_ceph_record
 from analysis_module.pipeline_core.identity import normalise_etag
+from analysis_module.pipeline_core.job_files import likwid_job_id
 from analysis_module.pipeline_core.text import one_line
 
 # Only these four create new content; `s3:ObjectCreated:*` also covers PutRetention,
@@ -86,6 +87,11 @@ class Notification:
 def is_profile_key(key: str) -> bool:
     """Slurm HDF5 profiles are the objects we analyse; MinIO's suffix filter is `.h5` too."""
     return key.lower().endswith(PROFILE_SUFFIX)
+
+
+def is_likwid_key(key: str) -> bool:
+    """likwid-perfctr output whose folder or name gives its Slurm job (docs/jobs.md)."""
+    return key.lower().endswith(".csv") and likwid_job_id(key) is not None
 
 
 def owner_of(key: str, namespace_prefix: str) -> str | None:

@@ -4,7 +4,8 @@ The files of one job arrive one by one; each is checked on arrival (`service.ana
 and queues this analysis after the quiet period. It takes the job's files from
 `ingest_objects` (checked ones, and failed ones so that the job reports them), downloads them
 into one folder, has the engine analyse them as one job and records each file's fate on its
-row. A job without any file left has its results removed.
+row. A job without any file left has its results removed. LIKWID output (`.csv`) of the job
+is downloaded with its profiles, including files that arrived before the job had any.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from analysis_module.ingest.rules import FailureKind, Status, is_final_attempt
 from analysis_module.ingest.service import TaskOutcome, TaskResult, WorkerDeps, object_label
 from analysis_module.pipeline_core.errors import ObjectNotFound, TerminalError, TransientError
 from analysis_module.pipeline_core.ingest_objects import ObjectRow
+from analysis_module.pipeline_core.job_files import split_source
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +43,10 @@ async def analyse_job(deps: WorkerDeps, job_source: str, *, job_attempt: int) ->
     when no file of the job could be read (the job is recorded failed).
     """
     async with deps.store.transaction() as tx:
+        await _adopt_likwid(tx, deps.config.bucket, job_source)
         rows = await tx.job_members(deps.config.bucket, job_source)
+    likwid = [row for row in rows if members.is_likwid(row.source) and _is_input(row)]
+    rows = [row for row in rows if not members.is_likwid(row.source)]
     if not rows:
         await deps.analyser.mark_removed(job_source)
         return TaskResult(TaskOutcome.REMOVED, "no file of the job is left: results removed")
@@ -49,7 +54,7 @@ async def analyse_job(deps: WorkerDeps, job_source: str, *, job_attempt: int) ->
     if not inputs:
         return TaskResult(TaskOutcome.SUPERSEDED, "no file of the job is checked yet")
     try:
-        outcome = await _download_and_analyse(deps, job_source, inputs)
+        outcome = await _download_and_analyse(deps, job_source, inputs, likwid)
     except TransientError as exc:
         await _note_job_failure(deps, inputs, str(exc), job_attempt=job_attempt)
         raise
@@ -62,7 +67,7 @@ async def analyse_job(deps: WorkerDeps, job_source: str, *, job_attempt: int) ->
         raise TransientError(reason) from exc
     if outcome is None:
         return TaskResult(TaskOutcome.SUPERSEDED, "the job's files are gone")
-    await _record_files(deps, inputs, outcome)
+    await _record_files(deps, inputs + likwid, outcome)
     if outcome.status != "ok":
         raise TerminalError(outcome.error or "the job could not be analysed")
     failed = sum(1 for file in outcome.files if file.status != "ok")
@@ -71,13 +76,38 @@ async def analyse_job(deps: WorkerDeps, job_source: str, *, job_attempt: int) ->
     )
 
 
-async def _download_and_analyse(deps: WorkerDeps, job_source: str, inputs: list[ObjectRow]):
+async def _adopt_likwid(tx, bucket: str, job_source: str) -> None:
+    """LIKWID files recorded before any job of theirs had profiles join this job when it is
+    the nearest of their jobs with profiles."""
+    folder = split_source(job_source)[0].removeprefix(f"s3://{bucket}").lstrip("/")
+    for row in await tx.unjoined_csv(bucket, f"{folder}/" if folder else ""):
+        keys = members.likwid_candidates(row.source)
+        if job_source not in keys:
+            continue
+        if await _nearer_job(tx, bucket, keys[: keys.index(job_source)]):
+            continue
+        locked = await tx.lock_object(row.bucket, row.key)
+        if locked is not None and locked.job_source is None and locked.etag == row.etag:
+            await tx.set_job_member(locked, job_source=job_source, benchmark=None)
+
+
+async def _nearer_job(tx, bucket: str, keys: list[str]) -> bool:
+    for key in keys:
+        if members.has_profiles(await tx.job_members(bucket, key)):
+            return True
+    return False
+
+
+async def _download_and_analyse(
+    deps: WorkerDeps, job_source: str, inputs: list[ObjectRow], likwid: list[ObjectRow]
+):
     """The engine's outcome for the job's files, or None when none could be downloaded."""
     budget = deps.config.job_timeout_s
     with download_folder(deps.config.download_dir) as folder:
         files = await _download(deps, inputs, folder)
         if not files:
             return None
+        likwid_files = await _download(deps, likwid, folder, subfolders=True)
         benchmark = members.job_benchmark(row.benchmark for row in inputs)
         request = JobRequest(
             source=job_source,
@@ -85,6 +115,7 @@ async def _download_and_analyse(deps: WorkerDeps, job_source: str, inputs: list[
             owner=inputs[0].owner,
             benchmark=benchmark,
             benchmark_set_by=members.SET_BY_UPLOAD if benchmark else None,
+            likwid=tuple(likwid_files),
         )
         try:
             return await deps.analyser.analyse_job(request, budget_s=budget)
@@ -94,13 +125,20 @@ async def _download_and_analyse(deps: WorkerDeps, job_source: str, inputs: list[
             raise TransientError(reason) from None
 
 
-async def _download(deps: WorkerDeps, inputs: list[ObjectRow], folder: Path) -> list[JobFile]:
+async def _download(
+    deps: WorkerDeps, inputs: list[ObjectRow], folder: Path, *, subfolders: bool = False
+) -> list[JobFile]:
     """Each file as it was checked (If-Match on its ETag); a vanished one is left out and
-    queued for removal, which analyses the job again."""
+    queued for removal, which analyses the job again. `subfolders`: one folder per file (LIKWID
+    files of several folders may share a name)."""
     files = []
     for index, row in enumerate(inputs):
         name = row.key.rpartition("/")[2]
-        path = folder / (name if _SAFE_NAME.fullmatch(name) else f"file-{index}.h5")
+        suffix = Path(name).suffix.lower() or ".h5"
+        path = folder / (name if _SAFE_NAME.fullmatch(name) else f"file-{index}{suffix}")
+        if subfolders:
+            path = folder / f"likwid-{index}" / path.name
+            path.parent.mkdir()
         try:
             etag = await asyncio.to_thread(deps.objects.download, row.key, path, etag=row.etag)
         except ObjectNotFound:

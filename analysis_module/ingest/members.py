@@ -3,7 +3,8 @@ the cheap check a file gets on arrival before its job is analysed.
 
 A node-step file (`<jobid>_<step>_<node>.h5`) or a merged `job_<jobid>.h5` belongs to the job
 `<folder>/job_<jobid>` of its bucket prefix; any other `.h5` object is a job of its own and
-keeps the per-object analysis.
+keeps the per-object analysis. A `.csv` whose folder or name gives a job id is likwid-perfctr
+output of the nearest job of that id above it that has profiles (`likwid_job_of`).
 """
 
 from __future__ import annotations
@@ -14,7 +15,12 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from analysis_module.pipeline_core.ingest_objects import ObjectRow
-from analysis_module.pipeline_core.job_files import is_assembled, job_source
+from analysis_module.pipeline_core.job_files import (
+    is_assembled,
+    job_source,
+    likwid_job_id,
+    likwid_job_keys,
+)
 from analysis_module.processing import ProfileError, ReadLimits, open_profile
 
 BENCHMARK_METADATA = "benchmark-name"  # `x-amz-meta-benchmark-name`, as the API stores it
@@ -26,6 +32,29 @@ def job_of(source: str) -> str | None:
     """The key of the job whose file `source` is, or None for a file that is a job of its own."""
     job = job_source(source)
     return job if is_assembled(job, source) else None
+
+
+def is_likwid(source: str) -> bool:
+    """LIKWID output of a job (a `.csv` whose folder or name gives the job id)."""
+    return source.lower().endswith(".csv") and likwid_job_id(source) is not None
+
+
+def likwid_candidates(source: str) -> list[str]:
+    """The job keys the LIKWID file `source` may belong to, nearest first."""
+    job_id = likwid_job_id(source)
+    return likwid_job_keys(source, job_id) if job_id is not None else []
+
+
+def has_profiles(rows: Iterable[ObjectRow]) -> bool:
+    return any(not is_likwid(row.source) for row in rows)
+
+
+async def likwid_job_of(tx, bucket: str, source: str) -> str | None:
+    """The nearest job the LIKWID file may belong to that has profile rows; None if none yet."""
+    for key in likwid_candidates(source):
+        if has_profiles(await tx.job_members(bucket, key)):
+            return key
+    return None
 
 
 def outside_its_job(row: ObjectRow) -> bool:

@@ -75,6 +75,10 @@ class IngestTx(Protocol):
 
     async def job_members(self, bucket: str, job_source: str) -> list[ObjectRow]: ...
 
+    async def unjoined_csv(self, bucket: str, prefix: str) -> list[ObjectRow]: ...
+
+    # `.csv` rows under `prefix` that are ok or failed and name no job yet, by key
+
 
 class IngestStore(Protocol):
     """The ingest tables: transactions, and a read-only snapshot of many objects."""
@@ -117,6 +121,7 @@ class JobRequest:
     owner: str | None
     benchmark: str | None = None
     benchmark_set_by: str | None = None  # "upload" when `benchmark` came from the uploads
+    likwid: tuple[JobFile, ...] = ()  # likwid-perfctr CSV output of the job
 
 
 class Analyser(Protocol):

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from analysis_module.ingest import members
-from analysis_module.ingest.events import is_profile_key
+from analysis_module.ingest.events import is_likwid_key, is_profile_key
 from analysis_module.ingest.ports import IngestStore, Objects
 from analysis_module.ingest.rules import Disposition, Status
 from analysis_module.ingest.service import IngestConfig, observe_content
@@ -52,8 +52,9 @@ async def rescan_bucket(
         report.listed += len(batch)
         profiles = [info for info in batch if is_profile_key(info.key)]
         report.profiles += len(profiles)
-        seen.update(info.key for info in profiles)
-        await _rescan_batch(store, profiles, config, report, retry_failed=retry_failed)
+        wanted = profiles + [info for info in batch if is_likwid_key(info.key)]
+        seen.update(info.key for info in wanted)
+        await _rescan_batch(store, wanted, config, report, retry_failed=retry_failed)
     await _reconcile_removed(store, objects, config, prefix, seen, report)
     return report
 
@@ -111,7 +112,7 @@ async def _reconcile_removed(
     async with store.transaction() as tx:
         missing = await tx.keys_not_in(config.bucket, prefix, seen)
     for key in missing:
-        if not is_profile_key(key):
+        if not (is_profile_key(key) or is_likwid_key(key)):
             continue
         try:
             await asyncio.to_thread(objects.head, key)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from analysis_module.ingest.events import EventKind, ObjectEvent, is_profile_key
+from analysis_module.ingest.events import EventKind, ObjectEvent, is_likwid_key, is_profile_key
 from analysis_module.pipeline_core.ingest_objects import FailureKind, ObjectState, Status
 
 __all__ = ["FailureKind", "ObjectState", "Status"]  # the states, with the rules that move them
@@ -60,9 +60,11 @@ def classify_event(event: ObjectEvent, *, bucket: str) -> EventDecision | None:
         )
     if event.kind is EventKind.OTHER:
         return EventDecision(Disposition.IGNORED, f"{event.event_name} does not change content")
-    if not is_profile_key(event.key):
-        return EventDecision(Disposition.IGNORED, "not an .h5 object")
-    return None
+    if is_profile_key(event.key) or is_likwid_key(event.key):
+        return None
+    if event.key.lower().endswith(".csv"):
+        return EventDecision(Disposition.IGNORED, "a .csv whose folder or name gives no job")
+    return EventDecision(Disposition.IGNORED, "not an .h5 object")
 
 
 def decide_content(

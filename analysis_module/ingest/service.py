@@ -201,11 +201,14 @@ async def analyse_object(deps: WorkerDeps, key: str, *, job_attempt: int) -> Tas
         return TaskResult(TaskOutcome.SUPERSEDED, start.reason or "skipped")
 
     job = members.job_of(row.source)
+    likwid = members.is_likwid(row.source)  # read by its job's analysis, not here
     try:
         info = await asyncio.to_thread(deps.objects.head, key)
         over_quota = await _over_quota(deps, row, info)
         if over_quota:
             raise TerminalError(over_quota)  # recorded below; the object stays in the bucket
+        if likwid:
+            return await _finish_likwid(deps, row, Content(info.etag, info.version_id, info.size))
         with download_path(deps.config.download_dir) as path:
             etag = await asyncio.to_thread(deps.objects.download, key, path, etag=info.etag)
             if job is not None:
@@ -391,6 +394,31 @@ async def _finish_member(
     return TaskResult(TaskOutcome.OK, f"checked {content.etag}; {job} is analysed when quiet")
 
 
+async def _finish_likwid(deps: WorkerDeps, started: ObjectRow, content: Content) -> TaskResult:
+    """A LIKWID file arrived: record it as a file of the nearest job with profiles and queue
+    that job's analysis; without such a job yet, that job's own analysis picks it up."""
+    async with deps.store.transaction() as tx:
+        row = await tx.lock_object(started.bucket, started.key)
+        recorded = rules.finish_applies(
+            row.state if row else None,
+            attempt=started.attempts,
+            started_etag=started.etag,
+            analysed_etag=content.etag,
+        )
+        job = None
+        if recorded:
+            await tx.mark_finished(row, status=Status.OK, error=None, content=content)
+            job = await members.likwid_job_of(tx, row.bucket, row.source)
+            if job is not None:
+                await tx.set_job_member(row, job_source=job, benchmark=None)
+                await tx.queue_job_analysis(row.bucket, job, quiet_s=deps.config.job_quiet_s)
+    if not recorded:
+        return TaskResult(TaskOutcome.SUPERSEDED, "a newer job records the status")
+    if job is None:
+        return TaskResult(TaskOutcome.OK, "LIKWID file recorded; no job of it has profiles yet")
+    return TaskResult(TaskOutcome.OK, f"LIKWID file of {job}; analysed when quiet")
+
+
 async def _note_transient_failure(
     deps: WorkerDeps, started: ObjectRow, reason: str, *, job_attempt: int
 ) -> None:
@@ -445,6 +473,10 @@ async def _results_removed(deps: WorkerDeps, row: ObjectRow) -> TaskResult:
     """The object is gone: its results are marked removed, or its job is analysed again
     without it after the quiet period (the job's last file removes the job)."""
     job = members.job_of(row.source)
+    if members.is_likwid(row.source):
+        if row.job_source is None:
+            return TaskResult(TaskOutcome.REMOVED, "LIKWID file of no job removed")
+        job = row.job_source
     if job is None:
         await deps.analyser.mark_removed(row.source)
         return TaskResult(TaskOutcome.REMOVED, "results marked removed")

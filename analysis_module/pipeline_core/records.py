@@ -48,6 +48,7 @@ def summary_table(
     benchmark_set_by: str | None = None,
     n_files: int | None = None,
     n_files_failed: int | None = None,
+    work: dict | None = None,
 ) -> pa.Table:
     """One JOB_SUMMARY row; a failed analysis carries `error` and no metrics."""
     row = {
@@ -65,6 +66,7 @@ def summary_table(
         "benchmark_set_by": benchmark_set_by,
         "n_files": n_files,
         "n_files_failed": n_files_failed,
+        **(work or {}),
     }
     if metrics is None:
         row["has_energy"] = None

@@ -102,12 +102,14 @@ class RunnerPool:
 def job_input(job: JobRequest) -> JobInput:
     """The engine's form of a job the ingest service assembled from the bucket."""
     files = tuple(FileInput(f.path, f.source, etag=f.etag, label=f.label) for f in job.files)
+    likwid = tuple(FileInput(f.path, f.source, etag=f.etag, label=f.label) for f in job.likwid)
     return JobInput(
         job.source,
         files,
         owner=job.owner,
         benchmark=job.benchmark,
         benchmark_set_by=job.benchmark_set_by,
+        likwid=likwid,
     )
 
 

@@ -59,6 +59,21 @@ METRIC_COLUMNS = (
 HEADLINE_COLUMNS = tuple(listing.HEADLINE)
 # job_summary columns of a job as a whole (migration 0005), besides its figures.
 JOB_COLUMNS = ("benchmark", "benchmark_set_by", "n_files", "n_files_failed")
+# Work done and energy efficiency (docs/energy-metrics.md section 8), after JOB_COLUMNS.
+WORK_COLUMNS = (
+    "work_source",
+    "work_group",
+    "work_unit",
+    "work_value",
+    "work_runtime_s",
+    "gflops",
+    "gflop",
+    "mem_bandwidth_gbytes_per_s",
+    "energy_per_gflop_j",
+    "gflops_per_w",
+    "eur_per_gflop",
+    "work_note",
+)
 # job_files, as GET /jobs/{id} shows them.
 JOB_FILE_COLUMNS = (
     "file_source",
@@ -163,6 +178,7 @@ def summary(session: Session, source: str) -> dict[str, Any] | None:
             "integration",
             *JOB_COLUMNS,
             *METRIC_COLUMNS,
+            *WORK_COLUMNS,
         )
     )
     row = (

@@ -68,10 +68,15 @@ class JobPage(BaseModel):
 
 
 class JobFile(BaseModel):
-    name: str = Field(description="File name, e.g. `5_0_node1.h5` or `job_5.h5`.")
+    name: str = Field(
+        description="File name relative to the job's folder, e.g. `5_0_node1.h5`, `job_5.h5` "
+        "or `mybench/job_5/flops_5.csv`."
+    )
     source: str = Field(description="`s3://<bucket>/<key>` of the file.")
     role: str | None = Field(
-        None, description="node_step, merged or single; null before the analysis."
+        None,
+        description="node_step, merged, single or likwid (likwid-perfctr output); null before "
+        "the analysis.",
     )
     step: str | None = Field(None, description="What a node-step file's name says.")
     node: str | None = None
@@ -135,6 +140,24 @@ class Metrics(BaseModel):
     )
 
 
+class Work(BaseModel):
+    """What the job did and its energy efficiency (docs/energy-metrics.md section 8), from
+    likwid-perfctr output beside its profiles or a figure of merit given with it."""
+
+    work_source: str | None = Field(None, description="likwid or given.")
+    work_group: str | None = Field(None, description="The LIKWID group (FLOPS_DP, MEM_DP, ...).")
+    work_unit: str | None = Field(None, description="A given figure's unit (GFLOP/s, GB/s).")
+    work_value: float | None = None
+    work_runtime_s: float | None = None
+    gflops: float | None = Field(None, description="GFLOP/s, double precision where measured.")
+    gflop: float | None = None
+    mem_bandwidth_gbytes_per_s: float | None = None
+    energy_per_gflop_j: float | None = None
+    gflops_per_w: float | None = Field(None, description="GFLOP per joule (Green500).")
+    eur_per_gflop: float | None = None
+    work_note: str | None = Field(None, description="Why a figure is missing.")
+
+
 class StepNodeMetrics(Metrics):
     step: str | None = None
     node: str | None = None
@@ -151,6 +174,9 @@ class JobDetail(JobFacts):
     integration: str | None = None
     has_timeseries: bool
     summary: Metrics | None = Field(None, description="Whole-job figures; null before analysis.")
+    work: Work | None = Field(
+        None, description="Work and efficiency; null when the job has no work figures."
+    )
     files: list[JobFile] = Field(description="The files the job is built from.")
     steps: list[StepNodeMetrics] = Field(description="Per step, over all its nodes.")
     nodes: list[StepNodeMetrics] = Field(description="Per node, steps merged.")

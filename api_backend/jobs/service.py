@@ -32,6 +32,7 @@ from .schemas import (
     ReportLink,
     StepNodeMetrics,
     TimeSeries,
+    Work,
 )
 
 log = logging.getLogger(__name__)
@@ -70,6 +71,12 @@ def _metrics(row: dict[str, Any]) -> dict[str, Any]:
     except ValueError:
         values["component_energy_j"] = None
     return _finite(values)
+
+
+def _work(summary: dict[str, Any] | None) -> Work | None:
+    if summary is None or summary.get("work_source") is None:
+        return None
+    return Work(**_finite({name: summary.get(name) for name in repo.WORK_COLUMNS}))
 
 
 def _upload_file(row: dict[str, Any]) -> JobFile:
@@ -197,6 +204,7 @@ class JobsService:
             integration=summary["integration"] if summary else None,
             has_timeseries=table_exists,
             summary=Metrics(**_metrics(summary)) if summary else None,
+            work=_work(summary),
             files=files,
             steps=levels["step"],
             nodes=levels["node"],

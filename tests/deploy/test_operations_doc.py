@@ -205,7 +205,9 @@ def _check_mc(words: list[str]) -> None:
     script = (K8S_DIR / "minio" / "configure-minio.sh").read_text()
     if words[1:3] == ["event", "add"]:
         assert words[4] == "arn:minio:sqs::benchsuite:webhook"
-        assert " ".join(words[5:]) in script
+        assert words[5:8] == ["--event", "put,delete", "--suffix"]
+        assert '--event put,delete --suffix "$suffix"' in script
+        assert words[8] in script.split("for suffix in ")[1].split(";")[0].split()
     if words[1:4] == ["admin", "config", "set"]:
         assert words[5] == "notify_webhook:benchsuite"
         keys = [pair.split("=")[0] for pair in words[6:]]
@@ -229,18 +231,22 @@ def _check_aws(words: list[str], s3_endpoint) -> None:
         assert arn.endswith(f":{name}")
     elif action == ["s3api", "put-bucket-notification-configuration"]:
         configuration = json.loads(words[words.index("--notification-configuration") + 1])
-        [topic] = configuration["TopicConfigurations"]
-        assert "s3:ObjectCreated:*" in topic["Events"]
-        assert topic["Filter"]["Key"]["FilterRules"] == [{"Name": "suffix", "Value": ".h5"}]
-        name = topic["TopicArn"].rsplit(":", 1)[1]
-        topic["TopicArn"] = s3_endpoint.sns().create_topic(Name=name)["TopicArn"]
+        topics = configuration["TopicConfigurations"]
+        suffixes = [t["Filter"]["Key"]["FilterRules"] for t in topics]
+        assert suffixes == [[{"Name": "suffix", "Value": end}] for end in (".h5", ".csv")]
+        for topic in topics:
+            assert "s3:ObjectCreated:*" in topic["Events"]
+            name = topic["TopicArn"].rsplit(":", 1)[1]
+            topic["TopicArn"] = s3_endpoint.sns().create_topic(Name=name)["TopicArn"]
         bucket = s3_endpoint.new_bucket("docs")
         client = s3_endpoint.client()
         client.put_bucket_notification_configuration(
             Bucket=bucket, NotificationConfiguration=configuration
         )
         stored = client.get_bucket_notification_configuration(Bucket=bucket)
-        assert [t["Id"] for t in stored["TopicConfigurations"]] == [topic["Id"]]
+        assert sorted(t["Id"] for t in stored["TopicConfigurations"]) == sorted(
+            t["Id"] for t in topics
+        )
     else:
         assert action == ["s3api", "get-bucket-notification-configuration"], words
 

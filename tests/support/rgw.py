@@ -183,11 +183,12 @@ class RgwEndpoint(S3Endpoint):
         bucket: str,
         push_endpoint: str,
         opaque_data: str,
-        suffix: str = ".h5",
+        suffix: str | tuple[str, ...] = ".h5",
         events: tuple[str, ...] = ("s3:ObjectCreated:*",),
     ):
         """A non-persistent topic pushing to `push_endpoint` (delivered inside the upload
-        request), subscribed to the bucket's `events` (created objects) ending in `suffix`."""
+        request), subscribed to the bucket's `events` (created objects) ending in `suffix`
+        (several: one subscription each, as S3 filters take one suffix)."""
         topic = f"topic-{uuid.uuid4().hex[:10]}"
         attributes = {
             "push-endpoint": push_endpoint,
@@ -195,17 +196,18 @@ class RgwEndpoint(S3Endpoint):
             "OpaqueData": opaque_data,
         }
         arn = self.sns().create_topic(Name=topic, Attributes=attributes)["TopicArn"]
-        rule = {"Name": "suffix", "Value": suffix}
+        suffixes = (suffix,) if isinstance(suffix, str) else suffix
         self.client().put_bucket_notification_configuration(
             Bucket=bucket,
             NotificationConfiguration={
                 "TopicConfigurations": [
                     {
-                        "Id": f"created-{topic}",
+                        "Id": f"created-{topic}-{index}",
                         "TopicArn": arn,
                         "Events": list(events),
-                        "Filter": {"Key": {"FilterRules": [rule]}},
+                        "Filter": {"Key": {"FilterRules": [{"Name": "suffix", "Value": end}]}},
                     }
+                    for index, end in enumerate(suffixes)
                 ]
             },
         )

@@ -4,7 +4,8 @@
 #   2. optionally creates the application user with a policy limited to the bucket;
 #   3. points the webhook target `benchsuite` at the listener (auth token, persistent queue_dir)
 #      and restarts MinIO only when that target changed;
-#   4. subscribes the bucket's `.h5` objects (created and removed) to the target.
+#   4. subscribes the bucket's `.h5` profiles and `.csv` LIKWID output (created and removed)
+#      to the target, one subscription per suffix.
 # Used by the Kubernetes Job (deploy/k8s/minio-setup-job.yaml) and by compose (minio-setup).
 # Runs in the quay.io/minio/mc image: POSIX sh and mc only.
 set -eu
@@ -105,9 +106,11 @@ else
 fi
 
 subscribed="$(mc event ls "$ALIAS/$MINIO_BUCKET" "$ARN" 2>/dev/null || true)"
-if case "$subscribed" in *"$ARN"*) true ;; *) false ;; esac; then
-  echo "bucket $MINIO_BUCKET already notifies $ARN"
-else
-  mc event add "$ALIAS/$MINIO_BUCKET" "$ARN" --event put,delete --suffix .h5
-  echo "bucket $MINIO_BUCKET: put and delete events of *.h5 go to $ARN"
-fi
+for suffix in .h5 .csv; do
+  if printf '%s\n' "$subscribed" | grep -F "$ARN" | grep -qF "suffix=\"$suffix\""; then
+    echo "bucket $MINIO_BUCKET already notifies $ARN of *$suffix"
+  else
+    mc event add "$ALIAS/$MINIO_BUCKET" "$ARN" --event put,delete --suffix "$suffix"
+    echo "bucket $MINIO_BUCKET: put and delete events of *$suffix go to $ARN"
+  fi
+done
