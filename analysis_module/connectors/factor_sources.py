@@ -1,8 +1,9 @@
 """Where prices and carbon intensities come from: a flat value, a CSV/Parquet file, or SMARD.
 
-Implements the core's `FactorProvider`. SMARD blocks are cached on disk: a block that is
-complete (no trailing nulls) never changes and is kept; the current, still-growing block and the
-index are refetched once they are older than `refresh_after_s`.
+The runner asks `FactorSources` for a job's window before it computes anything. SMARD blocks
+are cached on disk: a block that is complete (no trailing nulls) never changes and is kept; the
+current, still-growing block and the index are refetched once they are older than
+`refresh_after_s`.
 """
 
 from __future__ import annotations
@@ -122,7 +123,8 @@ class SmardClient:
 
 
 class FactorSources:
-    """The core's FactorProvider, built from CLI flags or settings."""
+    """Price and carbon intensity for a time window (None when unset), from CLI flags or
+    settings."""
 
     def __init__(
         self,
