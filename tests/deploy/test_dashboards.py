@@ -92,14 +92,16 @@ def _name_benchmarks(conn: psycopg.Connection) -> None:
 
 
 def _record_files(conn: psycopg.Connection) -> None:
-    """One job_files row per produced job (each sample was analysed as a job of its own)."""
+    """One job_files row per produced job (each sample was analysed as a job of its own); the
+    runner records them itself, so only a missing one is added."""
     conn.execute(
         r"""INSERT INTO job_files (job_source, file_source, file_name, role, etag, status,
                error, analysed_at)
         SELECT source, source, regexp_replace(source, '^.*/', ''),
                CASE WHEN source ~ '/job_[0-9]+\.h5$' THEN 'merged' ELSE 'single' END,
                source_etag, status, error, analysed_at
-        FROM job_summary"""
+        FROM job_summary
+        ON CONFLICT DO NOTHING"""
     )
     conn.execute(
         """UPDATE job_summary SET n_files = 1,
