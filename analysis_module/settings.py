@@ -91,6 +91,11 @@ class AnalysisSettings(BaseSettings):
     # Prices and carbon intensity.
     smard_base_url: str = _env("SMARD_BASE_URL", "https://www.smard.de/app/chart_data")
     smard_cache_dir: Path = _env("SMARD_CACHE_DIR", Path(".cache/smard"))
+    # Which SMARD series --fetch-price reads: 4169 is the day-ahead price; the region and the
+    # filter name a folder of the URL and of the cache, so they are letters, digits and '-'.
+    smard_filter_id: int = _env("SMARD_FILTER_ID", 4169, ge=1)
+    smard_region: str = _env("SMARD_REGION", "DE-LU", pattern=r"^[A-Za-z0-9][A-Za-z0-9-]{0,31}$")
+    smard_resolution: Literal["quarterhour", "hour"] = _env("SMARD_RESOLUTION", "quarterhour")
     fetch_price: bool = _env("FETCH_PRICE", False)
     price_file: Path | None = _env("PRICE_FILE")
     flat_price_eur_per_kwh: float | None = _env("FLAT_PRICE_EUR_PER_KWH")

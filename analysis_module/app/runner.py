@@ -67,10 +67,7 @@ class FactorOptions:
 
     flat_price_eur_per_kwh: float | None = None
     price_file: Path | None = None
-    fetch_price: bool = False
-    price_filter_id: int = 4169
-    price_region: str = "DE-LU"
-    price_resolution: str = "quarterhour"
+    fetch_price: bool = False  # from SMARD, as SMARD_FILTER_ID, SMARD_REGION, SMARD_RESOLUTION say
     carbon_file: Path | None = None
     carbon_g_per_kwh: float | None = None
 
@@ -81,9 +78,9 @@ def build_factors(settings: AnalysisSettings, options: FactorOptions) -> FactorS
         smard = SmardClient(
             base_url=settings.smard_base_url,
             cache_dir=settings.smard_cache_dir,
-            filter_id=options.price_filter_id,
-            region=options.price_region,
-            resolution=options.price_resolution,
+            filter_id=settings.smard_filter_id,
+            region=settings.smard_region,
+            resolution=settings.smard_resolution,
         )
     return FactorSources(
         flat_price_eur_per_kwh=options.flat_price_eur_per_kwh,

@@ -66,9 +66,9 @@ def read_factor_file(path: Path, *, value_column: str, unit: str) -> PiecewiseCo
 class SmardClient:
     base_url: str
     cache_dir: Path
-    filter_id: int = 4169
-    region: str = "DE-LU"
-    resolution: str = "quarterhour"
+    filter_id: int
+    region: str
+    resolution: str  # "quarterhour" | "hour"
     refresh_after_s: float = 3600.0
     timeout_s: float = 20.0
 
