@@ -10,7 +10,6 @@ from the bucket; `--rescan` enqueues the bucket's unanalysed objects for the wor
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import math
@@ -77,6 +76,9 @@ FLAG_OF_SETTING = {
     "duckdb_path": "--db",
     "price_file": "--price-file",
     "fetch_price": "--fetch-price",
+    "smard_filter_id": "--price-filter-id",
+    "smard_region": "--price-region",
+    "smard_resolution": "--price-resolution",
     "flat_price_eur_per_kwh": "--flat-price",
     "carbon_file": "--carbon-file",
     "carbon_intensity_g_per_kwh": "--carbon-intensity",
@@ -122,9 +124,16 @@ PriceFileFlag = Annotated[
 FetchPriceFlag = Annotated[
     bool, typer.Option("--fetch-price", help="Day-ahead prices from SMARD (SMARD_BASE_URL).")
 ]
-PriceFilterIdFlag = Annotated[int, typer.Option(help="SMARD filter (4169: day-ahead price).")]
-PriceRegionFlag = Annotated[str, typer.Option(help="SMARD region.")]
-PriceResolutionFlag = Annotated[Resolution, typer.Option(help="SMARD resolution.")]
+PriceFilterIdFlag = Annotated[
+    int | None, typer.Option(help="SMARD filter (default SMARD_FILTER_ID: 4169, day-ahead price).")
+]
+PriceRegionFlag = Annotated[
+    str | None, typer.Option(help="SMARD region (default SMARD_REGION: DE-LU).")
+]
+PriceResolutionFlag = Annotated[
+    Resolution | None,
+    typer.Option(help="SMARD resolution (default SMARD_RESOLUTION: quarterhour)."),
+]
 FlatPriceFlag = Annotated[float | None, typer.Option(help="Flat tariff in EUR/kWh.")]
 CarbonFileFlag = Annotated[
     Path | None, typer.Option(help="CSV/Parquet with start,carbon_g_per_kwh.")
@@ -183,9 +192,9 @@ def main(
     rescan: RescanFlag = False,
     price_file: PriceFileFlag = None,
     fetch_price: FetchPriceFlag = False,
-    price_filter_id: PriceFilterIdFlag = 4169,
-    price_region: PriceRegionFlag = "DE-LU",
-    price_resolution: PriceResolutionFlag = Resolution.quarterhour,
+    price_filter_id: PriceFilterIdFlag = None,
+    price_region: PriceRegionFlag = None,
+    price_resolution: PriceResolutionFlag = None,
     flat_price: FlatPriceFlag = None,
     carbon_file: CarbonFileFlag = None,
     carbon_intensity: CarbonIntensityFlag = None,
@@ -214,6 +223,9 @@ def main(
         "duckdb_path": db,
         "price_file": price_file,
         "fetch_price": fetch_price or None,
+        "smard_filter_id": price_filter_id,
+        "smard_region": price_region,
+        "smard_resolution": price_resolution.value if price_resolution else None,
         "flat_price_eur_per_kwh": flat_price,
         "carbon_file": carbon_file,
         "carbon_intensity_g_per_kwh": carbon_intensity,
@@ -225,15 +237,9 @@ def main(
     if rescan:
         _rescan(settings, retry_failed=retry_failed)
         return
-    factor_options = dataclasses.replace(
-        default_factor_options(settings),
-        price_filter_id=price_filter_id,
-        price_region=price_region,
-        price_resolution=price_resolution.value,
-    )
     _analyse_batch(
         settings,
-        factor_options,
+        default_factor_options(settings),
         source=source,
         from_s3=s3 or settings.minio_sync,
         retry_failed=retry_failed,

@@ -8,6 +8,7 @@ files with no servers.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -17,6 +18,20 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from analysis_module.pipeline_core.plugins import normalise_plugin_name, rule_for_plugin
 
 PLACEHOLDER_SECRETS = {"", "changeme", "change-me", "secret", "minioadmin", "password", "token"}
+
+
+@dataclass(frozen=True)
+class ObjectStoreConfig:
+    """What the S3 connector needs of the settings: where, as whom, which bucket, how long."""
+
+    endpoint_url: str | None  # with its scheme; None: boto3's AWS endpoint
+    access_key: str | None = field(repr=False)
+    secret_key: str | None = field(repr=False)
+    region: str
+    bucket: str
+    connect_timeout_s: float
+    read_timeout_s: float
+    max_attempts: int
 
 
 def _env(name: str, default=None, **kwargs):
@@ -91,6 +106,11 @@ class AnalysisSettings(BaseSettings):
     # Prices and carbon intensity.
     smard_base_url: str = _env("SMARD_BASE_URL", "https://www.smard.de/app/chart_data")
     smard_cache_dir: Path = _env("SMARD_CACHE_DIR", Path(".cache/smard"))
+    # Which SMARD series --fetch-price reads: 4169 is the day-ahead price; the region and the
+    # filter name a folder of the URL and of the cache, so they are letters, digits and '-'.
+    smard_filter_id: int = _env("SMARD_FILTER_ID", 4169, ge=1)
+    smard_region: str = _env("SMARD_REGION", "DE-LU", pattern=r"^[A-Za-z0-9][A-Za-z0-9-]{0,31}$")
+    smard_resolution: Literal["quarterhour", "hour"] = _env("SMARD_RESOLUTION", "quarterhour")
     fetch_price: bool = _env("FETCH_PRICE", False)
     price_file: Path | None = _env("PRICE_FILE")
     flat_price_eur_per_kwh: float | None = _env("FLAT_PRICE_EUR_PER_KWH")
@@ -151,6 +171,23 @@ class AnalysisSettings(BaseSettings):
     def s3_endpoint(self) -> str | None:
         """Server-side calls go to the admin endpoint when one is set."""
         return self.minio_admin_endpoint or self.minio_endpoint
+
+    def object_store_config(self) -> ObjectStoreConfig:
+        """The S3 connector's part; an endpoint without a scheme takes MINIO_SECURE's."""
+        endpoint = self.s3_endpoint
+        if endpoint and "://" not in endpoint:
+            scheme = "http" if self.minio_secure is False else "https"
+            endpoint = f"{scheme}://{endpoint}"
+        return ObjectStoreConfig(
+            endpoint_url=endpoint or None,
+            access_key=self.minio_access_key.get_secret_value() or None,
+            secret_key=self.minio_secret_key.get_secret_value() or None,
+            region=self.minio_region,
+            bucket=self.minio_bucket,
+            connect_timeout_s=self.s3_connect_timeout_s,
+            read_timeout_s=self.s3_read_timeout_s,
+            max_attempts=self.s3_max_attempts,
+        )
 
     def postgres_dsn(self) -> str:
         """libpq key/value DSN; values quoted so passwords with spaces or quotes survive."""

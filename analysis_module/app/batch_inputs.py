@@ -41,7 +41,7 @@ class ProfileInput:
 
         with tempfile.TemporaryDirectory(prefix="profile-") as tmp:
             target = Path(tmp) / (PurePosixPath(self.key).name or "profile.h5")
-            ObjectStore(self.settings).download(self.key, target)
+            ObjectStore(self.settings.object_store_config()).download(self.key, target)
             yield target
 
     def file_input(self, path: Path) -> FileInput:
@@ -146,7 +146,7 @@ def local_inputs(paths: list[Path]) -> list[ProfileInput]:
 def s3_inputs(settings: AnalysisSettings) -> list[ProfileInput]:
     from analysis_module.connectors.s3 import ObjectStore
 
-    store = ObjectStore(settings)
+    store = ObjectStore(settings.object_store_config())
     bucket = settings.minio_bucket
     return [
         ProfileInput(

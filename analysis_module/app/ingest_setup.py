@@ -47,7 +47,7 @@ def rescan(settings: AnalysisSettings, *, retry_failed: bool = False) -> RescanR
         async with open_ingest_store(settings, max_size=2) as store:
             return await rescan_bucket(
                 store,
-                ObjectStore(settings),
+                ObjectStore(settings.object_store_config()),
                 ingest_config(settings),
                 prefix=settings.minio_prefix,
                 retry_failed=retry_failed,

@@ -1,4 +1,4 @@
-"""Analyses one profile file end to end: read, compute, write, record the outcome.
+"""Analyses one job end to end: read, power pass, factors, compute, write, record the outcome.
 
 Shared by the batch CLI and the queue worker. A bad file never raises: it becomes a failed
 `job_summary` row with a one-line reason and a failure kind (`file`, `config` or `internal`).
@@ -25,10 +25,15 @@ from analysis_module.app.job_assembly import (
 )
 from analysis_module.connectors.duckdb_sink import DuckDBSink, is_connection_failure
 from analysis_module.connectors.factor_sources import FactorSources, SmardClient
-from analysis_module.pipeline_core.analyse import AnalysisOptions, analyse_profile
+from analysis_module.pipeline_core.analyse import (
+    AnalysisOptions,
+    ResolvedFactors,
+    compute_job,
+)
 from analysis_module.pipeline_core.errors import ConfigurationError, TransientError
 from analysis_module.pipeline_core.naming import table_name_for
 from analysis_module.pipeline_core.power import POWER_SCOPE_BY_PLUGIN
+from analysis_module.pipeline_core.power_pass import power_pass
 from analysis_module.pipeline_core.records import breakdown_table, summary_table
 from analysis_module.pipeline_core.sink import ResultSink
 from analysis_module.processing import MemberReadError, ProfileError, ReadLimits
@@ -62,10 +67,7 @@ class FactorOptions:
 
     flat_price_eur_per_kwh: float | None = None
     price_file: Path | None = None
-    fetch_price: bool = False
-    price_filter_id: int = 4169
-    price_region: str = "DE-LU"
-    price_resolution: str = "quarterhour"
+    fetch_price: bool = False  # from SMARD, as SMARD_FILTER_ID, SMARD_REGION, SMARD_RESOLUTION say
     carbon_file: Path | None = None
     carbon_g_per_kwh: float | None = None
 
@@ -76,9 +78,9 @@ def build_factors(settings: AnalysisSettings, options: FactorOptions) -> FactorS
         smard = SmardClient(
             base_url=settings.smard_base_url,
             cache_dir=settings.smard_cache_dir,
-            filter_id=options.price_filter_id,
-            region=options.price_region,
-            resolution=options.price_resolution,
+            filter_id=settings.smard_filter_id,
+            region=settings.smard_region,
+            resolution=settings.smard_resolution,
         )
     return FactorSources(
         flat_price_eur_per_kwh=options.flat_price_eur_per_kwh,
@@ -97,6 +99,14 @@ def default_factor_options(settings: AnalysisSettings) -> FactorOptions:
         carbon_file=settings.carbon_file,
         carbon_g_per_kwh=settings.carbon_intensity_g_per_kwh,
     )
+
+
+def resolve_factors(sources: FactorSources, window: tuple[int, int] | None) -> ResolvedFactors:
+    """Prices and carbon intensity for the job's window, asked before anything is computed or
+    written: a SMARD fetch happens here (a failed one becomes an unknown price, logged)."""
+    if window is None:
+        return ResolvedFactors()
+    return ResolvedFactors(price=sources.price(*window), carbon=sources.carbon(*window))
 
 
 def build_sink(settings: AnalysisSettings, duckdb_path: Path | None = None) -> ResultSink:
@@ -212,14 +222,18 @@ class Runner:
         writer = profile = None
         try:
             profile = files.profile()
+            power = power_pass(profile, self.options)
+            factors = resolve_factors(self.factors, power.window)
             table_name = self._table_name(files)
             writer = self.sink.open_job(source, table_name)
 
-            def emit(rows) -> None:
+            def write_rows(rows) -> None:
                 self._check_cancelled()
                 writer.append_timeseries(rows)
 
-            result = analyse_profile(profile, options=self.options, factors=self.factors, emit=emit)
+            result = compute_job(
+                profile, power, factors, options=self.options, write_rows=write_rows
+            )
             summary = summary_table(
                 **self._common(files),
                 status="ok",

@@ -1,8 +1,9 @@
 """Where prices and carbon intensities come from: a flat value, a CSV/Parquet file, or SMARD.
 
-Implements the core's `FactorProvider`. SMARD blocks are cached on disk: a block that is
-complete (no trailing nulls) never changes and is kept; the current, still-growing block and the
-index are refetched once they are older than `refresh_after_s`.
+The runner asks `FactorSources` for a job's window before it computes anything. SMARD blocks
+are cached on disk: a block that is complete (no trailing nulls) never changes and is kept; the
+current, still-growing block and the index are refetched once they are older than
+`refresh_after_s`.
 """
 
 from __future__ import annotations
@@ -65,9 +66,9 @@ def read_factor_file(path: Path, *, value_column: str, unit: str) -> PiecewiseCo
 class SmardClient:
     base_url: str
     cache_dir: Path
-    filter_id: int = 4169
-    region: str = "DE-LU"
-    resolution: str = "quarterhour"
+    filter_id: int
+    region: str
+    resolution: str  # "quarterhour" | "hour"
     refresh_after_s: float = 3600.0
     timeout_s: float = 20.0
 
@@ -122,7 +123,8 @@ class SmardClient:
 
 
 class FactorSources:
-    """The core's FactorProvider, built from CLI flags or settings."""
+    """Price and carbon intensity for a time window (None when unset), from CLI flags or
+    settings."""
 
     def __init__(
         self,

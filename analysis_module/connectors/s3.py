@@ -27,7 +27,7 @@ from botocore.exceptions import ConnectionError as BotoConnectionError
 from analysis_module.pipeline_core.errors import ObjectNotFound, TerminalError, TransientError
 from analysis_module.pipeline_core.identity import normalise_etag, object_source
 from analysis_module.pipeline_core.text import one_line
-from analysis_module.settings import AnalysisSettings
+from analysis_module.settings import ObjectStoreConfig
 
 log = logging.getLogger(__name__)
 
@@ -70,34 +70,24 @@ class ObjectInfo:
     metadata: dict[str, str] = field(default_factory=dict)
 
 
-def endpoint_url(settings: AnalysisSettings) -> str | None:
-    """The server-side endpoint with a scheme (MINIO_SECURE decides when it has none)."""
-    endpoint = settings.s3_endpoint
-    if not endpoint:
-        return None
-    if "://" not in endpoint:
-        scheme = "http" if settings.minio_secure is False else "https"
-        endpoint = f"{scheme}://{endpoint}"
-    return endpoint
-
-
 class ObjectStore:
-    """The bucket MINIO_BUCKET through one boto3 client (thread-safe for these calls)."""
+    """The configured bucket (MINIO_BUCKET) through one boto3 client (thread-safe for these
+    calls); `config` is `AnalysisSettings.object_store_config()`."""
 
-    def __init__(self, settings: AnalysisSettings, *, bucket: str | None = None):
-        self.bucket = bucket or settings.minio_bucket
+    def __init__(self, config: ObjectStoreConfig):
+        self.bucket = config.bucket
         self._client = boto3.session.Session().client(
             "s3",
-            endpoint_url=endpoint_url(settings),
-            aws_access_key_id=settings.minio_access_key.get_secret_value() or None,
-            aws_secret_access_key=settings.minio_secret_key.get_secret_value() or None,
-            region_name=settings.minio_region,
+            endpoint_url=config.endpoint_url,
+            aws_access_key_id=config.access_key,
+            aws_secret_access_key=config.secret_key,
+            region_name=config.region,
             config=Config(
                 signature_version="s3v4",
                 s3={"addressing_style": "path"},
-                connect_timeout=settings.s3_connect_timeout_s,
-                read_timeout=settings.s3_read_timeout_s,
-                retries={"max_attempts": settings.s3_max_attempts, "mode": "standard"},
+                connect_timeout=config.connect_timeout_s,
+                read_timeout=config.read_timeout_s,
+                retries={"max_attempts": config.max_attempts, "mode": "standard"},
             ),
         )
 

@@ -1,16 +1,19 @@
-"""One Slurm profile -> per-sample rows, per-step/per-node figures and the job's summary.
+"""The compute stage: a power pass and resolved factors -> per-sample rows, per-step/per-node
+figures and the job's summary.
 
-Two passes keep memory bounded by one (step, node) of task data: the Energy series (small) are
-read first, because prices and job totals need every node's merged signal; then the Tasks of
-each (step, node) are read, aggregated over ranks, joined to that step's power on EpochTime and
-handed to `emit` before the next pair is read.
+Stages of one job (`app/runner.py` drives them): `power_pass` reads the Energy series (small)
+and finds the job's window; the application resolves prices and carbon intensity for that
+window; `compute_job` then integrates and prices every series, keeping totals only (pass 1),
+and reads the Tasks of each (step, node) in turn, aggregates them over ranks, joins them to
+that step's power on EpochTime and hands the rows to `write_rows` before the next pair is read
+(pass 2 recomputes one series' per-interval arrays at a time). Memory stays bounded by one
+(step, node) of task data.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Protocol
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -23,51 +26,26 @@ from analysis_module.pipeline_core.figures import (
     apply_optional_factor,
     metrics_row,
 )
+from analysis_module.pipeline_core.inputs import AnalysisOptions, NodeStepLike, ProfileLike
 from analysis_module.pipeline_core.node_energy import (
     PowerSeries,
     component_energy,
     integrate_series,
-    merge_series,
-    power_series_from_table,
 )
+from analysis_module.pipeline_core.power_pass import PowerPass
 from analysis_module.pipeline_core.tasks import TaskFigures, aggregate_tasks
 from analysis_module.pipeline_core.timeseries import timeseries_table
 from analysis_module.pipeline_core.units import JOULES_PER_KWH, JOULES_PER_MWH
 
-
-class NodeStepLike(Protocol):
-    step: str
-    node: str
-    n_tasks: int | None
-    series: tuple[str, ...]
-    task_ranks: tuple[int, ...]
-
-
-class ProfileLike(Protocol):
-    job_id: str | None
-    node_steps: Sequence[NodeStepLike]
-
-    def read_energy(self, ns: NodeStepLike) -> pa.Table | None: ...
-    def read_tasks(self, ns: NodeStepLike) -> pa.Table | None: ...
-    def read_network(self, ns: NodeStepLike) -> pa.Table | None: ...
-    def read_filesystem(self, ns: NodeStepLike) -> pa.Table | None: ...
-
-
-class FactorProvider(Protocol):
-    """Prices (EUR/MWh) and carbon intensity (g/kWh) for a time window, or None if unset."""
-
-    def price(self, start_s: int, end_s: int) -> PiecewiseConstant | None: ...
-    def carbon(self, start_s: int, end_s: int) -> PiecewiseConstant | None: ...
+__all__ = ["AnalysisOptions", "JobAnalysis", "ResolvedFactors", "compute_job"]
 
 
 @dataclass(frozen=True)
-class AnalysisOptions:
-    rule: str = "trapezoid"
-    gap_factor: float = 3.0
-    power_ceiling_w: float = 100_000.0
-    pue: float | None = None
-    power_plugin: str | None = None  # the site's energy plugin, when `Power` is ambiguous
-    max_interval_s: float | None = 3600.0  # longer intervals are gaps whatever the median
+class ResolvedFactors:
+    """Prices (EUR/MWh) and carbon intensity (g/kWh) over the job's window; None when unset."""
+
+    price: PiecewiseConstant | None = None
+    carbon: PiecewiseConstant | None = None
 
 
 @dataclass
@@ -77,51 +55,50 @@ class JobAnalysis:
     breakdown: list[dict]  # level, step, node + METRIC_FIELDS
 
 
-@dataclass
-class _Factors:
-    price: PiecewiseConstant | None
-    carbon: PiecewiseConstant | None
+def _figures(
+    series: PowerSeries, options: AnalysisOptions, factors: ResolvedFactors
+) -> tuple[EnergyFigures, object]:
+    """(figures, integration) of one series; the figures keep per-interval cost and CO2."""
+    integration = integrate_series(series, **_gaps(options))
+    cost, co2 = _priced(integration, factors)
+    figures = EnergyFigures(
+        energy_j=integration.energy_j,
+        integrated_s=integration.integrated_s,
+        gap_intervals=integration.n_gap_intervals + integration.n_missing_intervals,
+        gap_samples=series.gap_samples,
+        cost=cost,
+        co2=co2,
+        components_j=component_energy(series, **_gaps(options)),
+        first_epoch=int(series.epoch_s[0]) if len(series) else None,
+        last_epoch=int(series.epoch_s[-1]) if len(series) else None,
+    )
+    return figures, integration
 
-    def figures(self, series: PowerSeries, options: AnalysisOptions) -> tuple:
-        """(figures, integration) of one series; the figures keep per-interval cost and CO2."""
-        integration = integrate_series(series, **_gaps(options))
-        cost, co2 = self._priced(integration)
-        figures = EnergyFigures(
-            energy_j=integration.energy_j,
-            integrated_s=integration.integrated_s,
-            gap_intervals=integration.n_gap_intervals + integration.n_missing_intervals,
-            gap_samples=series.gap_samples,
-            cost=cost,
-            co2=co2,
-            components_j=component_energy(series, **_gaps(options)),
-            first_epoch=int(series.epoch_s[0]) if len(series) else None,
-            last_epoch=int(series.epoch_s[-1]) if len(series) else None,
-        )
-        return figures, integration
 
-    def with_intervals(
-        self, series: PowerSeries, options: AnalysisOptions, known: EnergyFigures
-    ) -> tuple:
-        """``known`` (totals only) with its per-interval arrays computed again, and the
-        integration: the same numbers as ``figures``, without redoing the components."""
-        integration = integrate_series(series, **_gaps(options))
-        cost, co2 = self._priced(integration)
-        return replace(known, cost=cost, co2=co2), integration
+def _with_intervals(
+    series: PowerSeries, options: AnalysisOptions, factors: ResolvedFactors, known: EnergyFigures
+) -> tuple[EnergyFigures, object]:
+    """``known`` (totals only) with its per-interval arrays computed again, and the
+    integration: the same numbers as ``_figures``, without redoing the components."""
+    integration = integrate_series(series, **_gaps(options))
+    cost, co2 = _priced(integration, factors)
+    return replace(known, cost=cost, co2=co2), integration
 
-    def _priced(self, integration) -> tuple[FactorOutcome, FactorOutcome]:
-        cost = apply_optional_factor(
-            integration,
-            self.price,
-            joules_per_unit=JOULES_PER_MWH,
-            missing_note="no price configured",
-        )
-        co2 = apply_optional_factor(
-            integration,
-            self.carbon,
-            joules_per_unit=JOULES_PER_KWH,
-            missing_note="no carbon intensity configured",
-        )
-        return cost, co2
+
+def _priced(integration, factors: ResolvedFactors) -> tuple[FactorOutcome, FactorOutcome]:
+    cost = apply_optional_factor(
+        integration,
+        factors.price,
+        joules_per_unit=JOULES_PER_MWH,
+        missing_note="no price configured",
+    )
+    co2 = apply_optional_factor(
+        integration,
+        factors.carbon,
+        joules_per_unit=JOULES_PER_KWH,
+        missing_note="no carbon intensity configured",
+    )
+    return cost, co2
 
 
 def _gaps(options: AnalysisOptions) -> dict:
@@ -139,33 +116,6 @@ def _totals_only(figures: EnergyFigures) -> EnergyFigures:
         figures,
         cost=replace(figures.cost, per_interval=None),
         co2=replace(figures.co2, per_interval=None),
-    )
-
-
-def _read_power(profile: ProfileLike, options: AnalysisOptions) -> dict[tuple, PowerSeries]:
-    found = {}
-    for ns in profile.node_steps:
-        if "Energy" not in ns.series:
-            continue
-        table = profile.read_energy(ns)
-        series = (
-            None
-            if table is None
-            else power_series_from_table(
-                table, ceiling_w=options.power_ceiling_w, power_plugin=options.power_plugin
-            )
-        )
-        if series is not None and len(series):
-            found[(ns.step, ns.node)] = series
-    return found
-
-
-def _window(series: Sequence[PowerSeries]) -> tuple[int, int] | None:
-    if not series:
-        return None
-    return (
-        int(min(s.epoch_s[0] for s in series)),
-        int(max(s.epoch_s[-1] for s in series)),
     )
 
 
@@ -225,36 +175,27 @@ class _Collected:
         )
 
 
-def analyse_profile(
+def compute_job(
     profile: ProfileLike,
+    power: PowerPass,
+    factors: ResolvedFactors,
     *,
     options: AnalysisOptions,
-    factors: FactorProvider,
-    emit: Callable[[pa.Table], None],
+    write_rows: Callable[[pa.Table], None],
 ) -> JobAnalysis:
-    """Compute every published figure of one profile; `emit` receives JOB_TIMESERIES chunks."""
-    batch = _RowBatch(emit)
-    step_series = _read_power(profile, options)
-    nodes = list(dict.fromkeys(ns.node for ns in profile.node_steps))
-    steps = list(dict.fromkeys(ns.step for ns in profile.node_steps))
-    node_series = _node_series(step_series, nodes)
-    window = _window(list(node_series.values()))
-    factor_set = _Factors(
-        price=factors.price(*window) if window else None,
-        carbon=factors.carbon(*window) if window else None,
-    )
+    """Every published figure of one profile; `write_rows` receives JOB_TIMESERIES chunks."""
+    batch = _RowBatch(write_rows)
+    nodes, steps, node_series = power.nodes, power.steps, power.node_series
     # pass 1 keeps totals only; pass 2 recomputes one series' per-interval arrays at a time
-    computed = {
-        id(s): _totals_only(factor_set.figures(s, options)[0]) for s in node_series.values()
-    }
+    computed = {id(s): _totals_only(_figures(s, options, factors)[0]) for s in node_series.values()}
     found = _Collected(
         profile.node_steps,
-        step_series,
+        power.step_series,
         node_series,
         {n: computed[id(s)] for n, s in node_series.items()},
     )
     for ns in profile.node_steps:
-        _collect_node_step(profile, ns, options, step_series, computed, factor_set, found, batch)
+        _collect_node_step(profile, ns, options, power.step_series, computed, factors, found, batch)
     batch.flush()
 
     pue = options.pue
@@ -270,8 +211,8 @@ def analyse_profile(
         other_spans=found.spans(found.keys()),
     )
     for row in (summary, *breakdown):
-        row["price_source"] = factor_set.price.source if factor_set.price else None
-        row["carbon_source"] = factor_set.carbon.source if factor_set.carbon else None
+        row["price_source"] = factors.price.source if factors.price else None
+        row["carbon_source"] = factors.carbon.source if factors.carbon else None
     return JobAnalysis(job_id=profile.job_id, summary=summary, breakdown=breakdown)
 
 
@@ -281,7 +222,7 @@ def _collect_node_step(
     options: AnalysisOptions,
     step_series: dict,
     computed: dict,
-    factor_set: _Factors,
+    factors: ResolvedFactors,
     found: _Collected,
     batch: _RowBatch,
 ) -> None:
@@ -293,9 +234,9 @@ def _collect_node_step(
         # a node with one step has the same series at both levels: computed once
         known = computed.get(id(series))
         if known is None:
-            figures, integration = factor_set.figures(series, options)
+            figures, integration = _figures(series, options, factors)
         else:
-            figures, integration = factor_set.with_intervals(series, options, known)
+            figures, integration = _with_intervals(series, options, factors, known)
         found.step_node_energy[key] = _totals_only(figures) if known is None else known
     if span := _other_series_span(profile, ns):
         found.other_spans[key] = span
@@ -308,30 +249,22 @@ def _collect_node_step(
         series,
         integration,
         figures,
-        factor_set.price,
-        factor_set.carbon,
+        factors.price,
+        factors.carbon,
         tasks,
     )
     if rows is not None:
         batch.add(rows)
 
 
-def _node_series(step_series: dict[tuple, PowerSeries], nodes: list[str]) -> dict:
-    """Each node's samples merged over its steps, grouped in one pass (not once per node)."""
-    parts_by_node: dict[str, list[PowerSeries]] = {}
-    for (_, node), series in step_series.items():
-        parts_by_node.setdefault(node, []).append(series)
-    return {node: merge_series(parts_by_node[node]) for node in nodes if node in parts_by_node}
-
-
 class _RowBatch:
-    """Hands `emit` chunks of at least MIN_ROWS rows: a file of 20,000 tiny nodes costs one
+    """Hands `write_rows` chunks of at least MIN_ROWS rows: a file of 20,000 tiny nodes costs one
     insert per batch, not one per node, while a long job's chunks pass straight through."""
 
     MIN_ROWS = 65_536
 
-    def __init__(self, emit: Callable[[pa.Table], None]) -> None:
-        self._emit = emit
+    def __init__(self, write_rows: Callable[[pa.Table], None]) -> None:
+        self._write_rows = write_rows
         self._pending: list[pa.Table] = []
         self._rows = 0
 
@@ -344,7 +277,7 @@ class _RowBatch:
     def flush(self) -> None:
         if self._pending:
             # one contiguous chunk: DuckDB handles thousands of tiny Arrow chunks badly
-            self._emit(pa.concat_tables(self._pending).combine_chunks())
+            self._write_rows(pa.concat_tables(self._pending).combine_chunks())
         self._pending, self._rows = [], 0
 
 

@@ -14,11 +14,7 @@ from analysis_module.processing.hdf5_profile import (
     NodeStep,
     SlurmProfile,
     open_profile,
-    read_energy,
-    read_filesystem,
-    read_network,
     read_profile_tables,
-    read_tasks,
 )
 from analysis_module.processing.job_profile import (
     JobMember,
@@ -43,9 +39,5 @@ __all__ = [
     "UnsupportedLayoutError",
     "confirm_node_step",
     "open_profile",
-    "read_energy",
-    "read_filesystem",
-    "read_network",
     "read_profile_tables",
-    "read_tasks",
 ]

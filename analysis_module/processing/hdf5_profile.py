@@ -68,7 +68,6 @@ class NodeStep:
     series: tuple[str, ...]  # present children among Energy, Tasks, Network, Filesystem
     task_ranks: tuple[int, ...]  # global task ranks, numeric order
     h5_path: str = field(default="", compare=False)  # differs between merged and node-step
-    _profile: SlurmProfile | None = field(default=None, repr=False, compare=False, hash=False)
 
 
 class SlurmProfile:
@@ -197,8 +196,6 @@ class SlurmProfile:
     def _child(self, ns: NodeStep, name: str) -> h5py.Dataset | h5py.Group:
         if self._h5 is None:
             raise ValueError(f"{self.path}: profile is closed")
-        if ns._profile is not None and ns._profile is not self:
-            raise ValueError(f"{ns.step}/{ns.node} belongs to {ns._profile.path}, not {self.path}")
         return _member(_member(self._h5, ns.h5_path, self.path), name, self.path)
 
     def _node_step(self, step: str, group: h5py.Group) -> NodeStep:
@@ -219,7 +216,6 @@ class SlurmProfile:
             series=series,
             task_ranks=ranks,
             h5_path=group.name,
-            _profile=self,
         )
 
 
@@ -251,24 +247,7 @@ def open_profile(path: str | os.PathLike[str], limits: ReadLimits | None = None)
         raise
 
 
-def read_energy(ns: NodeStep) -> pa.Table | None:
-    """Energy table of ``ns`` (from an open profile), or None when it recorded no Energy."""
-    return _profile_of(ns).read_energy(ns)
-
-
-def read_tasks(ns: NodeStep) -> pa.Table | None:
-    """Tasks table of ``ns`` (all ranks, int32 ``rank``), or None when it recorded no Tasks."""
-    return _profile_of(ns).read_tasks(ns)
-
-
-def read_network(ns: NodeStep) -> pa.Table | None:
-    """Network table of ``ns``, or None when it recorded no Network series."""
-    return _profile_of(ns).read_network(ns)
-
-
-def read_filesystem(ns: NodeStep) -> pa.Table | None:
-    """Filesystem (Lustre) table of ``ns``, or None when it recorded no Filesystem series."""
-    return _profile_of(ns).read_filesystem(ns)
+_SERIES_KEYS = ("energy", "tasks", "network", "filesystem")
 
 
 def read_profile_tables(path: str | os.PathLike[str]) -> dict[str, pa.Table]:
@@ -277,17 +256,11 @@ def read_profile_tables(path: str | os.PathLike[str]) -> dict[str, pa.Table]:
     For tests and small files: it holds the whole profile in memory. Series no node-step has are
     left out; columns only some nodes have (other IPMI labels, GPU fields) are null elsewhere.
     """
-    readers = {
-        "energy": read_energy,
-        "tasks": read_tasks,
-        "network": read_network,
-        "filesystem": read_filesystem,
-    }
-    parts: dict[str, list[pa.Table]] = {key: [] for key in readers}
+    parts: dict[str, list[pa.Table]] = {key: [] for key in _SERIES_KEYS}
     with open_profile(path) as profile:
         for ns in profile.node_steps:
-            for key, reader in readers.items():
-                table = reader(ns)
+            for key in _SERIES_KEYS:
+                table = getattr(profile, f"read_{key}")(ns)
                 if table is not None:
                     parts[key].append(table)
     return {
@@ -295,12 +268,6 @@ def read_profile_tables(path: str | os.PathLike[str]) -> dict[str, pa.Table]:
         for key, tables in parts.items()
         if tables
     }
-
-
-def _profile_of(ns: NodeStep) -> SlurmProfile:
-    if ns._profile is None:
-        raise ValueError(f"{ns!r} does not come from an open profile")
-    return ns._profile
 
 
 def _discover(h5: h5py.File, path: str) -> tuple[Layout, str | None, list[tuple[str, h5py.Group]]]:

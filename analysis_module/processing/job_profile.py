@@ -116,7 +116,7 @@ def _combined(found: list[tuple[int, NodeStep]]) -> NodeStep:
     """One handle for a (step, node) held by one or more files."""
     first = found[0][1]
     if len(found) == 1:
-        return dataclasses.replace(first, _profile=None)
+        return first
     others = [ns for _, ns in found]
     series = tuple(
         s
@@ -130,7 +130,6 @@ def _combined(found: list[tuple[int, NodeStep]]) -> NodeStep:
         n_tasks=next((ns.n_tasks for ns in others if ns.n_tasks is not None), None),
         series=series,
         task_ranks=ranks,
-        _profile=None,
     )
 
 

@@ -199,7 +199,7 @@ async def _run(
     runners = RunnerPool(settings, settings.worker_concurrency)
     health.runner_problem = lambda: runners.build_problem
     deps_parts = {
-        "objects": MeasuredObjectStore(ObjectStore(settings), metrics),
+        "objects": MeasuredObjectStore(ObjectStore(settings.object_store_config()), metrics),
         "analyser": runners,
         "config": ingest_config(settings),
     }

@@ -36,6 +36,8 @@ def one_profile(tmp_path, examples_dir):
         (["--gap-factor", "-1"], "--gap-factor", "greater than 1"),
         (["--price-file", "nowhere.csv"], "--price-file", "no such file: nowhere.csv"),
         (["--carbon-file", "nowhere.csv"], "--carbon-file", "no such file: nowhere.csv"),
+        (["--price-filter-id", "0"], "--price-filter-id", "greater than or equal to 1"),
+        (["--price-region", "../x"], "--price-region", "should match pattern"),
     ],
 )
 def test_a_bad_flag_is_one_line_and_exit_2_before_any_file_is_touched(
@@ -69,6 +71,8 @@ def test_a_malformed_command_line_is_one_line_and_exit_2(tmp_path, one_profile, 
         ({"GAP_FACTOR": "0"}, "GAP_FACTOR: input should be greater than 1"),
         ({"ENERGY_PLUGIN": "bogus"}, "ENERGY_PLUGIN: unknown energy plugin 'bogus'"),
         ({"INTEGRATION_RULE": "simpson"}, "INTEGRATION_RULE: "),
+        ({"SMARD_REGION": "DE/LU"}, "SMARD_REGION: string should match pattern"),
+        ({"SMARD_RESOLUTION": "day"}, "SMARD_RESOLUTION: input should be 'quarterhour' or 'hour'"),
     ],
 )
 def test_a_bad_environment_variable_is_refused_the_same_way(tmp_path, one_profile, env, words):

@@ -61,12 +61,13 @@ def smard_server(tmp_path):
     server.shutdown()
 
 
-def smard_runner(tmp_path: Path, base_url: str, **extra):
+def smard_runner(tmp_path: Path, base_url: str, env: dict | None = None, **extra):
     settings = AnalysisSettings(
         DUCKDB_PATH=tmp_path / "r.duckdb",
         SMARD_BASE_URL=base_url,
         SMARD_CACHE_DIR=tmp_path / "cache",
         INTEGRATION_RULE="left",
+        **(env or {}),
     )
     return build_runner(settings, factor_options=FactorOptions(fetch_price=True, **extra))
 
@@ -95,6 +96,27 @@ def test_smard_cost_splits_intervals_at_quarter_hours(tmp_path, smard_server):
     assert s["cost_eur"] == pytest.approx(expected)
     assert "SMARD" in s["price_source"] and "Bundesnetzagentur" in s["price_source"]
     assert any("4169_DE-LU_quarterhour_" in h for h in hits)
+
+
+def test_the_smard_series_is_the_one_the_settings_name(tmp_path, smard_server):
+    base_url, hits, _ = smard_server
+    default = tmp_path / "smard" / "4169" / "DE-LU"
+    other = tmp_path / "smard" / "4170" / "AT"
+    other.mkdir(parents=True)
+    (other / "index_hour.json").write_text((default / "index_quarterhour.json").read_text())
+    for ms in (BLOCK_A_MS, BLOCK_B_MS):
+        block = json.loads((default / f"4169_DE-LU_quarterhour_{ms}.json").read_text())
+        block["series"] = block["series"][::4]  # the hour's first quarter as the hour's price
+        (other / f"4170_AT_hour_{ms}.json").write_text(json.dumps(block))
+    start = 1795896000  # 20:00Z, one hour at the price of its first quarter
+    path = flat_job(tmp_path, start, 3600)
+    env = {"SMARD_FILTER_ID": "4170", "SMARD_REGION": "AT", "SMARD_RESOLUTION": "hour"}
+    runner = smard_runner(tmp_path, base_url, env)
+    s = runner.analyse_file(path, source="j").summary
+    runner.close()
+    assert s["cost_eur"] == pytest.approx(1000 * 3600 / 3.6e9 * price_at(start))
+    assert "SMARD filter 4170 AT" in s["price_source"]
+    assert hits and all(h.startswith("/4170/AT/") for h in hits)
 
 
 def test_negative_prices_reduce_cost(tmp_path, smard_server):

@@ -14,7 +14,7 @@ from tests.support.net import free_port
 def store_for(s3_endpoint, bucket: str, **overrides) -> ObjectStore:
     env = {**s3_endpoint.env(bucket), "S3_CONNECT_TIMEOUT_S": "1", "S3_MAX_ATTEMPTS": "1"}
     env.update(overrides)
-    return ObjectStore(AnalysisSettings(**env))
+    return ObjectStore(AnalysisSettings(**env).object_store_config())
 
 
 def test_listing_pages_through_every_object_under_the_prefix(s3_endpoint, s3_bucket):
@@ -64,3 +64,27 @@ def test_unreachable_endpoint_is_transient(s3_endpoint, s3_bucket, tmp_path):
         store.head("user-1/a.h5")
     with pytest.raises(TransientError):
         list(store.list_objects(""))
+
+
+def test_the_store_config_takes_the_admin_endpoint_and_hides_the_keys():
+    config = AnalysisSettings(
+        MINIO_ENDPOINT="public.example:9000",
+        MINIO_ADMIN_ENDPOINT="internal.example:9000",
+        MINIO_SECURE="false",
+        MINIO_ACCESS_KEY="reader",
+        MINIO_SECRET_KEY="s3cr3t-value",
+        MINIO_BUCKET="runs",
+    ).object_store_config()
+    assert config.endpoint_url == "http://internal.example:9000"
+    assert (config.access_key, config.secret_key, config.bucket) == (
+        "reader",
+        "s3cr3t-value",
+        "runs",
+    )
+    assert "s3cr3t-value" not in repr(config) and "reader" not in repr(config)
+    unset = AnalysisSettings(MINIO_ENDPOINT="s3.example").object_store_config()
+    assert (unset.endpoint_url, unset.access_key, unset.secret_key) == (
+        "https://s3.example",
+        None,
+        None,
+    )

@@ -15,8 +15,6 @@ from analysis_module.processing import (
     UnsafeProfileError,
     UnsupportedLayoutError,
     open_profile,
-    read_energy,
-    read_tasks,
 )
 from analysis_module.processing.hdf5_guard import ReadBudget
 from analysis_module.settings import AnalysisSettings
@@ -68,7 +66,7 @@ def test_malformed_member_types_are_named(tmp_path: Path, case) -> None:
     want = case(tmp_path, tmp_path)
     (path,) = tmp_path.glob("*.h5")
     with open_profile(path) as profile, pytest.raises(UnsupportedLayoutError) as caught:
-        read_energy(profile.node_steps[0])
+        profile.read_energy(profile.node_steps[0])
     assert want.phrase in caught.value.reason
 
 
@@ -131,7 +129,7 @@ def test_tasks_with_members_slurm_never_writes_read_as_the_narrow_file(tmp_path:
         with h5:
             group.create_dataset("Tasks/0", data=rows)
     with open_profile(narrow) as a, open_profile(wide) as b:
-        narrow_tasks, wide_tasks = read_tasks(a.node_steps[0]), read_tasks(b.node_steps[0])
+        narrow_tasks, wide_tasks = a.read_tasks(a.node_steps[0]), b.read_tasks(b.node_steps[0])
     assert wide_tasks.equals(narrow_tasks)
     assert wide_tasks.column("rss_kib").to_pylist()[:3] == [0, 1024, 2048]
 
@@ -160,7 +158,7 @@ def test_reads_are_charged_to_the_budget(tmp_path: Path) -> None:
     path = shutil.copy(JOB_5, tmp_path / "job_5.h5")
     with open_profile(path) as profile:
         assert profile.budget.decoded_bytes == 0
-        energy = read_energy(profile.node_steps[0])
+        energy = profile.read_energy(profile.node_steps[0])
         assert profile.budget.decoded_bytes == energy.num_rows * 24  # 3 u64 members per row
 
 
@@ -189,6 +187,6 @@ def test_a_swapped_time_error_never_echoes_the_values(tmp_path: Path) -> None:
         rows["ElapsedTime"] = 5221198499211007853
         ds[...] = rows
     with open_profile(path) as profile, pytest.raises(UnsupportedLayoutError) as caught:
-        read_energy(profile.node_steps[0])
+        profile.read_energy(profile.node_steps[0])
     assert "15.08.0" in caught.value.reason
     assert "5221198499211007853" not in caught.value.reason

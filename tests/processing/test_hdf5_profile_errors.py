@@ -16,7 +16,6 @@ from analysis_module.processing import (
     TruncatedProfileError,
     UnsupportedLayoutError,
     open_profile,
-    read_energy,
 )
 from tests.support.slurm_synth import (
     NodeSpec,
@@ -123,7 +122,7 @@ def test_series_without_time_fields_names_the_dataset(tmp_path: Path) -> None:
     rows = np.zeros(3, dtype=[("Time", "<u8"), ("Power", "<u8")])
     path = _file_with_energy_rows(tmp_path / "job_1.h5", rows)
     with open_profile(path) as profile, pytest.raises(UnsupportedLayoutError) as caught:
-        read_energy(profile.node_steps[0])
+        profile.read_energy(profile.node_steps[0])
     assert "/Steps/0/Nodes/n1/Energy" in str(caught.value)
     assert "ElapsedTime/EpochTime" in str(caught.value)
 
@@ -134,7 +133,7 @@ def test_swapped_times_of_slurm_15_08_0(tmp_path: Path) -> None:
     rows["EpochTime"] = [0, 1]
     path = _file_with_energy_rows(tmp_path / "job_1.h5", rows)
     with open_profile(path) as profile, pytest.raises(UnsupportedLayoutError, match=r"15\.08\.0"):
-        read_energy(profile.node_steps[0])
+        profile.read_energy(profile.node_steps[0])
 
 
 def test_corrupt_chunk_becomes_a_profile_error_naming_the_dataset(tmp_path: Path) -> None:
@@ -146,7 +145,7 @@ def test_corrupt_chunk_becomes_a_profile_error_naming_the_dataset(tmp_path: Path
         fh.seek(chunk.byte_offset)
         fh.write(b"\xff" * chunk.size)
     with open_profile(path) as profile, pytest.raises(ProfileError) as caught:
-        read_energy(profile.node_steps[0])
+        profile.read_energy(profile.node_steps[0])
     assert "/Steps/batch/Nodes/vm/Energy" in str(caught.value)
     assert "\n" not in str(caught.value)
 

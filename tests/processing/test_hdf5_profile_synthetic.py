@@ -10,11 +10,7 @@ import pytest
 
 from analysis_module.processing import (
     open_profile,
-    read_energy,
-    read_filesystem,
-    read_network,
     read_profile_tables,
-    read_tasks,
 )
 from tests.support.slurm_synth import (
     NodeSpec,
@@ -61,7 +57,7 @@ def test_task_ranks_sort_numerically_and_rows_keep_file_order(tmp_path: Path) ->
     with open_profile(path) as profile:
         (ns,) = profile.node_steps
         assert ns.task_ranks == (0, 1, 2, 10)
-        table = read_tasks(ns)
+        table = profile.read_tasks(ns)
     assert table.column("rank").to_pylist() == [0] * 3 + [1] * 3 + [2] * 3 + [10] * 3
     assert table.column("rss_kib").to_pylist() == [0, 1, 2, 100, 101, 102, 200, 201, 202,
                                                    1000, 1001, 1002]  # fmt: skip
@@ -82,7 +78,7 @@ def test_single_step_file_without_number_of_nodes_reads(tmp_path: Path) -> None:
     with open_profile(path) as profile:
         assert profile.job_id == "12"
         assert profile.node_steps[0].start_time == "Tue Nov 14 22:13:20 2023"
-        assert read_energy(profile.node_steps[0]).num_rows == 3
+        assert profile.read_energy(profile.node_steps[0]).num_rows == 3
 
 
 def test_sample_before_step_start_gives_negative_elapsed(tmp_path: Path) -> None:
@@ -90,7 +86,7 @@ def test_sample_before_step_start_gives_negative_elapsed(tmp_path: Path) -> None
     node = _node(energy={"Power": np.full(4, 90, np.uint64)}, energy_epochs=_epochs(4, START_S - 2))
     path = write_job_file(tmp_path, job_id=9, steps=[StepSpec("0", [node])])
     with open_profile(path) as profile:
-        energy = read_energy(profile.node_steps[0])
+        energy = profile.read_energy(profile.node_steps[0])
     assert energy.column("elapsed_s").to_pylist() == [-2, -1, 0, 1]
     assert energy.column("epoch_s").to_pylist() == list(_epochs(4, START_S - 2))
 
@@ -103,7 +99,7 @@ def test_gpu_task_fields_when_present(tmp_path: Path) -> None:
     task = TaskSeries(task.epochs, task.fields, gpu=True)
     path = write_job_file(tmp_path, job_id=9, steps=[StepSpec("0", [_node(tasks={0: task})])])
     with open_profile(path) as profile:
-        tasks = read_tasks(profile.node_steps[0])
+        tasks = profile.read_tasks(profile.node_steps[0])
     assert tasks.schema.names[-2:] == ["gpu_mem_mib", "gpu_util_pct"]
     assert tasks.schema.field("gpu_mem_mib").type == pa.uint64()
     assert tasks.column("gpu_mem_mib").to_pylist() == [0, 512, 1024]
@@ -119,7 +115,7 @@ def test_ipmi_labels_keep_their_names_and_raw_no_val(tmp_path: Path) -> None:
     other = _node("n2", 1, energy={"NodePower": np.array([300, 301, 302], dtype=np.uint64)})
     path = write_job_file(tmp_path, job_id=9, steps=[StepSpec("0", [node, other])])
     with open_profile(path) as profile:
-        first, second = (read_energy(ns) for ns in profile.node_steps)
+        first, second = (profile.read_energy(ns) for ns in profile.node_steps)
     assert first.schema.names[4:] == ["NodePower", "Socket0Power"]
     assert first.schema.field("NodePower").type == pa.uint64()
     assert first.column("NodePower").to_pylist() == [310, NO_VAL, 320]
@@ -137,7 +133,7 @@ def test_xcc_energy_and_float_fields_keep_stored_types(tmp_path: Path) -> None:
     }
     path = write_job_file(tmp_path, job_id=9, steps=[StepSpec("0", [_node(energy=energy)])])
     with open_profile(path) as profile:
-        table = read_energy(profile.node_steps[0])
+        table = profile.read_energy(profile.node_steps[0])
     assert table.schema.names[4:] == ["Energy", "CurrPower", "Custom"]
     assert table.column("Energy").to_pylist() == [0, 2100, 2300]
     assert table.schema.field("Custom").type == pa.float64()
@@ -167,8 +163,8 @@ def test_network_and_filesystem_series(tmp_path: Path) -> None:
     with open_profile(path) as profile:
         (ns,) = profile.node_steps
         assert ns.series == ("Network", "Filesystem")
-        assert read_energy(ns) is None and read_tasks(ns) is None
-        net, fs = read_network(ns), read_filesystem(ns)
+        assert profile.read_energy(ns) is None and profile.read_tasks(ns) is None
+        net, fs = profile.read_network(ns), profile.read_filesystem(ns)
     assert net.schema.names[4:] == ["packets_in", "packets_out", "in_mib", "out_mib"]
     assert net.column("out_mib").to_pylist() == [0.0, 2.5]
     assert fs.schema.names[4:] == ["reads", "read_mib", "writes", "write_mib"]
