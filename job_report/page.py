@@ -38,7 +38,7 @@ class JobReport:
     nodes: Sequence[Row] = ()  # level "node"
     files: Sequence[Row] = ()  # job_files rows
     samples: Sequence[Row] = ()  # step, node, epoch_s, power_w, price_eur_per_mwh
-    figures_of_merit: Sequence[Row] = ()  # name, value, unit
+    figures_of_merit: Sequence[Row] = ()  # name, value, unit; default: the summary's
     footer: str = ""  # where the page came from
     extra_warnings: Sequence[str] = field(default_factory=tuple)
 
@@ -138,6 +138,30 @@ def _files_table(files: Sequence[Row]) -> str:
     return f'<h2>Files</h2><table class="files">{head}{rows}</table>'
 
 
+# (label, job_summary column, unit) of the work and efficiency figures (energy-metrics s. 8)
+WORK_SHOWN = (
+    ("GFLOP/s", "gflops", ""),
+    ("Work", "gflop", "GFLOP"),
+    ("Memory bandwidth", "mem_bandwidth_gbytes_per_s", "GB/s"),
+    ("Energy per GFLOP", "energy_per_gflop_j", "J"),
+    ("GFLOP/s per W", "gflops_per_w", ""),
+    ("Cost per GFLOP", "eur_per_gflop", "EUR"),
+)
+
+
+def figures_of_merit(summary: Row) -> list[dict[str, Any]]:
+    """The job's work figures as the page lists them, from its job_summary row."""
+    rows = [
+        {"name": name, "value": summary[column], "unit": unit}
+        for name, column, unit in WORK_SHOWN
+        if isinstance(summary.get(column), int | float) and math.isfinite(summary[column])
+    ]
+    if summary.get("work_unit") and isinstance(summary.get("work_value"), int | float):
+        given = {"name": "Figure of merit", "value": summary["work_value"]}
+        rows.insert(0, {**given, "unit": summary["work_unit"]})
+    return rows
+
+
 def _figures_of_merit(rows: Sequence[Row]) -> str:
     if not rows:
         return ""
@@ -233,7 +257,7 @@ def render_report(report: JobReport) -> str:
         f"<h1>{escape(report.title)}</h1>"
         f'<section class="headline">{headline}</section>{warning_list}'
         f"<h2>Plots</h2>{_plots(report)}"
-        f"{_figures_of_merit(report.figures_of_merit)}"
+        f"{_figures_of_merit(report.figures_of_merit or figures_of_merit(report.summary))}"
         f"<h2>The job</h2>{_table(_facts(report.summary), 'facts')}"
         f"{_files_table(report.files)}"
         f"<footer>{escape(report.footer)}</footer></body></html>\n"

@@ -88,32 +88,5 @@ def job_report(sink: DuckDBSink, source: str, *, footer: str = "") -> JobReport 
         nodes=[r for r in breakdown if r["level"] == "node"],
         files=files,
         samples=_samples(sink, summary.get("table_name")),
-        figures_of_merit=_figures_of_merit(summary),
         footer=footer,
     )
-
-
-def _figures_of_merit(summary: dict[str, Any]) -> list[dict[str, Any]]:
-    shown = (
-        ("GFLOP/s", "gflops", ""),
-        ("Work", "gflop", "GFLOP"),
-        ("Memory bandwidth", "mem_bandwidth_gbytes_per_s", "GB/s"),
-        ("Energy per GFLOP", "energy_per_gflop_j", "J"),
-        ("GFLOP/s per W", "gflops_per_w", ""),
-        ("Cost per GFLOP", "eur_per_gflop", "EUR"),
-    )
-    rows = [
-        {"name": name, "value": summary[column], "unit": unit}
-        for name, column, unit in shown
-        if summary.get(column) is not None
-    ]
-    if summary.get("work_unit") and summary.get("work_value") is not None:
-        rows.insert(
-            0,
-            {
-                "name": "Figure of merit",
-                "value": summary["work_value"],
-                "unit": summary["work_unit"],
-            },
-        )
-    return rows

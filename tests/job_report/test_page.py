@@ -129,3 +129,21 @@ def test_ticks_are_round_numbers_that_cover_the_range():
     assert nice_ticks(0, 9.3) == [0, 2, 4, 6, 8, 10]
     ticks = nice_ticks(0, 0.37)
     assert ticks[0] == 0 and ticks[-1] >= 0.37 and len(ticks) <= 7
+
+
+def test_work_figures_of_the_summary_are_listed():
+    html = _page(
+        summary=_summary(
+            work_unit="GFLOP/s",
+            work_value=67.6,
+            gflop=6770.0,
+            gflops_per_w=0.0376,
+            energy_per_gflop_j=26.6,
+            gflops=float("nan"),
+        )
+    )
+    section = html.split("<h2>Figures of merit</h2>")[1].split("</table>")[0]
+    assert "Figure of merit" in section and "67.6 GFLOP/s" in section
+    assert "6770 GFLOP" in section and "26.6 J" in section and "0.0376" in section
+    assert "GFLOP/s</th>" not in section  # NaN is not shown
+    assert "Figures of merit" not in _page()  # a job without work has no such section
