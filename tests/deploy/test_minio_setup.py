@@ -21,7 +21,8 @@ case "$1 $2" in
     if [ "$3" = get ]; then cat "$STATE/webhook" 2>/dev/null; exit 0; fi
     shift 4; echo "notify_webhook:benchsuite $*" > "$STATE/webhook" ;;
   "event ls") cat "$STATE/events" 2>/dev/null ;;
-  "event add") echo "$4 s3:ObjectCreated:*,s3:ObjectRemoved:*" >> "$STATE/events" ;;
+  "event add") echo "$4 s3:ObjectCreated:*,s3:ObjectRemoved:* Filter: suffix=\"$8\"" \
+      >> "$STATE/events" ;;
 esac
 exit 0
 """
@@ -79,10 +80,12 @@ def test_first_run_configures_everything(run, tmp_path):
     assert calls.index("admin service restart target") > next(
         i for i, c in enumerate(calls) if c.startswith("admin config set")
     )
-    assert calls[-1] == (
+    # profiles and the LIKWID output beside them
+    assert calls[-2:] == [
         "event add target/benchmarks arn:minio:sqs::benchsuite:webhook --event put,delete "
-        "--suffix .h5"
-    )
+        f"--suffix {suffix}"
+        for suffix in (".h5", ".csv")
+    ]
     policy = (tmp_path / "mc" / "benchsuite-app-policy.json").read_text()
     assert '"arn:aws:s3:::benchmarks/*"' in policy and "s3:*" not in policy
 
