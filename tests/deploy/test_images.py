@@ -55,7 +55,7 @@ def test_build_context_leaves_secrets_and_caches_out():
     lines = [line.strip() for line in text.splitlines() if line.strip() and line[0] != "#"]
     assert lines[0] == "*", "an allow-list: nothing enters the context unless named"
     allowed = {line[1:].rstrip("/") for line in lines if line.startswith("!")}
-    assert allowed == {"api_backend", "analysis_module", "deploy/images"}
+    assert allowed == {"api_backend", "analysis_module", "job_report", "deploy/images"}
 
 
 def test_lock_files_are_current():
