@@ -2,6 +2,8 @@
 
 Query strings can hold credentials a careless client put there (older clients sent
 passwords as `?p=`); they are refused with a 400, and they must not reach the logs either.
+A report link's token (`/reports/<token>`) opens a job's page without a login, so the access
+log shows that path without it.
 """
 
 from __future__ import annotations
@@ -14,13 +16,18 @@ from pythonjsonlogger.json import JsonFormatter
 _HANDLER_NAME = "api_backend-json"
 
 
+REPORT_LINK_PREFIX = "/reports/"
+
+
 class DropQueryString(logging.Filter):
-    """Rewrites uvicorn's access-log record so its path has no `?query`."""
+    """Rewrites uvicorn's access-log record so its path has no `?query` and no report token."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         args = record.args
         if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str):
             path = args[2].split("?", 1)[0]
+            if path.startswith(REPORT_LINK_PREFIX):
+                path = REPORT_LINK_PREFIX + "<token>"
             record.args = (*args[:2], path, *args[3:])
         return True
 

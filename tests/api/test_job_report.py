@@ -73,7 +73,7 @@ def test_a_signed_link_opens_the_page_in_a_browser_with_one_series_per_node(
 
 
 def test_reports_are_the_owners_and_links_cannot_be_forged(
-    client, account, other_account, analysed_job
+    client, account, other_account, analysed_job, api_server
 ):
     job, _ = analysed_job
     assert client.get(f"/jobs/{job}/report", headers=other_account.headers).status_code == 404
@@ -86,6 +86,8 @@ def test_reports_are_the_owners_and_links_cannot_be_forged(
         answer = client.get(f"/reports/{bad}")
         assert answer.status_code == 404, bad
     assert client.get(f"/reports/{token}").status_code == 200
+    log = api_server.output()
+    assert "GET /reports/<token>" in log and payload not in log  # the access log hides it
 
 
 def test_links_expire_and_name_one_job():
