@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import asyncio
 
+from analysis_module.app.runner import read_limits
 from analysis_module.connectors.ingest_store import open_ingest_store
 from analysis_module.connectors.s3 import ObjectStore
 from analysis_module.ingest.quota import OwnerQuota
 from analysis_module.ingest.rescan import RescanReport, rescan_bucket
 from analysis_module.ingest.service import IngestConfig
-from analysis_module.processing import ReadLimits
 from analysis_module.settings import AnalysisSettings
 
 
@@ -23,14 +23,7 @@ def ingest_config(settings: AnalysisSettings) -> IngestConfig:
         job_timeout_s=settings.ingest_job_timeout_s or None,
         owner_quota=OwnerQuota(settings.user_max_objects, settings.user_max_bytes),
         job_quiet_s=settings.ingest_job_quiet_s,
-        read_limits=ReadLimits(
-            max_decoded_bytes=settings.profile_max_decoded_bytes,
-            max_seconds=settings.profile_max_seconds,
-            max_objects=settings.profile_max_objects,
-            max_series_rows=settings.profile_max_series_rows,
-            max_energy_table_bytes=settings.profile_max_energy_table_bytes,
-            max_energy_bytes=settings.profile_max_energy_bytes,
-        ),
+        read_limits=read_limits(settings),
     )
 
 

@@ -332,6 +332,18 @@ def _reason(exc: BaseException, hide: dict[str, str]) -> str:
     return one_line(exc, hide)
 
 
+def read_limits(settings: AnalysisSettings) -> ReadLimits:
+    """The PROFILE_MAX_* bounds of one file's read."""
+    return ReadLimits(
+        max_decoded_bytes=settings.profile_max_decoded_bytes,
+        max_seconds=settings.profile_max_seconds,
+        max_objects=settings.profile_max_objects,
+        max_series_rows=settings.profile_max_series_rows,
+        max_energy_table_bytes=settings.profile_max_energy_table_bytes,
+        max_energy_bytes=settings.profile_max_energy_bytes,
+    )
+
+
 def build_runner(
     settings: AnalysisSettings,
     *,
@@ -346,14 +358,7 @@ def build_runner(
         power_plugin=settings.power_plugin,
         max_interval_s=settings.max_sample_interval_s,
     )
-    limits = ReadLimits(
-        max_decoded_bytes=settings.profile_max_decoded_bytes,
-        max_seconds=settings.profile_max_seconds,
-        max_objects=settings.profile_max_objects,
-        max_series_rows=settings.profile_max_series_rows,
-        max_energy_table_bytes=settings.profile_max_energy_table_bytes,
-        max_energy_bytes=settings.profile_max_energy_bytes,
-    )
+    limits = read_limits(settings)
     factors = build_factors(settings, factor_options or default_factor_options(settings))
 
     def sink_factory() -> ResultSink:

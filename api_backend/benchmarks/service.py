@@ -7,11 +7,10 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.orm import Session
 
-from ..core.errors import NotFound, ServiceUnavailable
-from ..jobs.service import job_id
+from ..core.errors import NotFound
+from ..jobs.service import guard_results, job_id
 from . import repository as repo
 from .schemas import BenchmarkList, BenchmarkSummary, FigureStats, Run, RunPage
 
@@ -48,14 +47,7 @@ class BenchmarksService:
     session: Session
 
     def _guard(self, action):
-        """The analysis creates job_summary; until it has, results are not available."""
-        try:
-            return action()
-        except (ProgrammingError, OperationalError):
-            log.error("analysis tables are missing or unreadable")
-            raise ServiceUnavailable(
-                "results are not available yet (the analysis schema is missing)"
-            ) from None
+        return guard_results(action)
 
     def benchmarks(self, owner: str) -> BenchmarkList:
         rows = self._guard(lambda: repo.benchmarks(self.session, owner))

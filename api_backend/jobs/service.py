@@ -118,20 +118,24 @@ def _json_cell(value: Any) -> Any:
     return value
 
 
+def guard_results(action):
+    """The analysis tables are the analysis' to create; say so if they don't exist yet."""
+    try:
+        return action()
+    except (ProgrammingError, OperationalError):
+        log.error("analysis tables are missing or unreadable")
+        raise ServiceUnavailable(
+            "results are not available yet (the analysis schema is missing)"
+        ) from None
+
+
 @dataclass
 class JobsService:
     session: Session
     settings: Settings
 
     def _guard(self, action):
-        """The analysis tables are the analysis' to create; say so if they don't exist yet."""
-        try:
-            return action()
-        except (ProgrammingError, OperationalError):
-            log.error("analysis tables are missing or unreadable")
-            raise ServiceUnavailable(
-                "results are not available yet (the analysis schema is missing)"
-            ) from None
+        return guard_results(action)
 
     def _key(self, source: str) -> str | None:
         """The job's key inside the API's bucket, or None for a job from elsewhere."""
