@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
+import resource
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -25,6 +27,8 @@ from analysis_module.pipeline_core.text import one_line
 from analysis_module.settings import AnalysisSettings
 
 CONFIG_ERROR_EXIT = 2
+
+log = logging.getLogger(__name__)
 
 
 class ConfigurationError(Exception):
@@ -109,14 +113,35 @@ def settings_or_exit(
     *,
     require: Callable[[AnalysisSettings], None] | None = None,
 ) -> AnalysisSettings:
-    """`load_settings`, then the entry point's own `require` check; exit 2 on any failure."""
+    """`load_settings`, then the entry point's own `require` check; exit 2 on any failure.
+    Every entry point boots through here, so it also raises the open-files limit."""
     try:
         settings = load_settings(overrides, flags)
         if require is not None:
             require(settings)
     except ConfigurationError as exc:
         exit_on_configuration_error(str(exc))
+    raise_open_files_limit()
     return settings
+
+
+def raise_open_files_limit() -> int:
+    """The soft open-files limit raised to the hard one; returns the limit now in force.
+
+    A job's files stay open while it is analysed (a 1,000-node job has a few thousand
+    node-step files), and login shells often start with a soft limit of 1,024 under a hard
+    limit far above it. Raising the soft limit up to the hard one needs no privilege.
+    """
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and soft >= hard:
+        return soft
+    wanted = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+    except (ValueError, OSError) as exc:  # a container may cap it below the hard limit
+        log.info("open-files limit stays at %d: %s", soft, exc)
+        return soft
+    return wanted
 
 
 def require_postgres(component: str) -> Callable[[AnalysisSettings], None]:
