@@ -225,11 +225,13 @@ class DuckDBSink:
                 raise
 
     def failed_sources(self) -> set[str]:
-        """Sources whose last analysis failed or left files out."""
+        """Sources whose last analysis failed or left files out (a LIKWID file included)."""
         with _transient("listing failed analyses"):
             rows = self.con.execute(
                 f"SELECT source FROM {self.table('job_summary')} "
-                "WHERE status = 'failed' OR (status = 'ok' AND n_files_failed > 0)"
+                "WHERE status = 'failed' OR (status = 'ok' AND n_files_failed > 0) "
+                f"UNION SELECT job_source FROM {self.table('job_files')} "
+                "WHERE status = 'failed' AND role = 'likwid'"
             ).fetchall()
         return {row[0] for row in rows}
 

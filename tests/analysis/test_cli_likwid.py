@@ -138,3 +138,16 @@ def test_bad_work_flag_is_one_line_exit_2(tmp_path, examples_dir, spec):
     (line,) = result.stderr.splitlines()
     assert line.startswith("configuration error: --work: work ")
     assert not (tmp_path / "o.duckdb").exists()
+
+
+def test_retry_failed_takes_a_job_whose_likwid_file_was_garbled(tmp_path, examples_dir):
+    """The energy landed, but the work figures did not: once the file is replaced,
+    `--retry-failed` analyses the job again and the figures appear."""
+    folder = job_5_folder(tmp_path / "run", examples_dir, csv=b"\x00\x01 not a likwid file\n")
+    assert analyse(tmp_path, folder, "--json").returncode == 1
+    (folder / "mybench" / "job_5" / "flops_5.csv").write_bytes(LIKWID.read_bytes())
+    result = analyse(tmp_path, folder, "--retry-failed", "--json")
+    assert result.returncode == 0, result.stderr
+    record = job_record(result)
+    assert record["gflop"] == pytest.approx(DP_MFLOPS / 1000 * RUNTIME_S, rel=1e-6)
+    assert all(f["status"] == "ok" for f in record["files"])
