@@ -35,7 +35,7 @@ STATUS_COUNTS_QUERY = """
 
 OBJECT_COLUMNS = (
     "bucket, key, source, owner, etag, version_id, size_bytes, status, attempts, error,"
-    " failure_kind, worker_kills, timeouts, job_source, benchmark"
+    " failure_kind, worker_kills, timeouts, job_source, benchmark, work"
 )
 
 
@@ -277,13 +277,15 @@ class IngestTx:
         )
 
     async def set_job_member(
-        self, row: ObjectRow, *, job_source: str, benchmark: str | None
+        self, row: ObjectRow, *, job_source: str, benchmark: str | None, work: str | None = None
     ) -> None:
-        """The object belongs to the job `job_source`; `benchmark` is what its upload said."""
+        """The object belongs to the job `job_source`; `benchmark` and `work` are what its
+        upload said."""
         await self.conn.execute(
-            """UPDATE ingest_objects SET job_source = %s, benchmark = %s, updated_at = now()
+            """UPDATE ingest_objects SET job_source = %s, benchmark = %s, work = %s,
+                   updated_at = now()
                WHERE bucket = %s AND key = %s""",
-            (job_source, benchmark, row.bucket, row.key),
+            (job_source, benchmark, work, row.bucket, row.key),
         )
 
     async def queue_job_analysis(self, bucket: str, job_source: str, *, quiet_s: float) -> bool:
