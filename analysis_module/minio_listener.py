@@ -37,10 +37,8 @@ from prometheus_client import (
 )
 
 from analysis_module.app.ingest_setup import ingest_config
-from analysis_module.connectors.ingest_store import (
-    IngestStore,
-    open_ingest_store,
-)
+from analysis_module.connectors.ingest_pool import open_ingest_store
+from analysis_module.connectors.ingest_store import IngestStore
 from analysis_module.ingest import ceph_events, service
 from analysis_module.ingest.events import (
     Notification,

@@ -21,7 +21,7 @@ from pydantic import SecretStr, ValidationError
 
 from analysis_module.connectors.alembic_schema import upgrade_database
 from analysis_module.connectors.factor_sources import FactorUnavailable, read_factor_file
-from analysis_module.connectors.ingest_store import wait_for_database
+from analysis_module.connectors.ingest_pool import wait_for_database
 from analysis_module.pipeline_core.errors import TransientError
 from analysis_module.pipeline_core.text import one_line
 from analysis_module.settings import AnalysisSettings

@@ -45,6 +45,7 @@ class JobInput:
     benchmark_set_by: str | None = None  # "upload" | "cli" (None when no benchmark)
     likwid: tuple[FileInput, ...] = ()  # likwid-perfctr CSV output beside the profiles
     work: tuple[str, float] | None = None  # a figure of merit given with the job (unit, value)
+    work_note: str | None = None  # about the given figure (an upload's that was left out)
 
 
 @dataclass(frozen=True)
@@ -170,7 +171,7 @@ class JobFiles:
 
     def work_columns(self, metrics: dict) -> dict:
         """The summary's work columns from the LIKWID files and the given figure of merit."""
-        return job_work_columns(self.likwid(), self.job.work, metrics)
+        return job_work_columns(self.likwid(), self.job.work, metrics, note=self.job.work_note)
 
     def outcomes(self) -> tuple[FileOutcome, ...]:
         return self._profile_outcomes() + self._likwid_outcomes()

@@ -79,9 +79,15 @@ def job_work(read: LikwidRead, given: tuple[str, float] | None, metrics: dict) -
     )
 
 
-def job_work_columns(read: LikwidRead, given: tuple[str, float] | None, metrics: dict) -> dict:
-    """The summary's work columns (empty when the job has no work)."""
+def job_work_columns(
+    read: LikwidRead, given: tuple[str, float] | None, metrics: dict, note: str | None = None
+) -> dict:
+    """The summary's work columns (empty when the job has no work); `note` about the given
+    figure joins the work note (alone, it is a given work without figures)."""
     work = job_work(read, given, metrics)
+    if note:
+        joined = "; ".join(n for n in (work.note if work else None, note) if n)[:500]
+        work = replace(work, note=joined) if work else Work("given", note=joined)
     return work_columns(work, energy_j=metrics.get("energy_j"), cost_eur=metrics.get("cost_eur"))
 
 

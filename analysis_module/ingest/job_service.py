@@ -109,6 +109,7 @@ async def _download_and_analyse(
             return None
         likwid_files = await _download(deps, likwid, folder, subfolders=True)
         benchmark = members.job_benchmark(row.benchmark for row in inputs)
+        work, work_note = members.job_work(inputs)
         request = JobRequest(
             source=job_source,
             files=tuple(files),
@@ -116,6 +117,8 @@ async def _download_and_analyse(
             benchmark=benchmark,
             benchmark_set_by=members.SET_BY_UPLOAD if benchmark else None,
             likwid=tuple(likwid_files),
+            work=work,
+            work_note=work_note,
         )
         try:
             return await deps.analyser.analyse_job(request, budget_s=budget)

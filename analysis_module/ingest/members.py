@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 from analysis_module.pipeline_core.ingest_objects import ObjectRow
@@ -21,10 +21,12 @@ from analysis_module.pipeline_core.job_files import (
     likwid_job_id,
     likwid_job_keys,
 )
+from analysis_module.pipeline_core.work import WorkSpecError, parse_work_spec
 from analysis_module.processing import ProfileError, ReadLimits, open_profile
 
 BENCHMARK_METADATA = "benchmark-name"  # `x-amz-meta-benchmark-name`, as the API stores it
 _BENCHMARK = re.compile(r"[A-Za-z0-9._-]{1,128}")  # the API's rule (check_benchmark_name)
+WORK_METADATA = "work"  # `x-amz-meta-work`: a figure of merit, `UNIT=VALUE` (`GFLOP/s=1234`)
 SET_BY_UPLOAD = "upload"
 
 
@@ -76,6 +78,45 @@ def job_benchmark(names: Iterable[str | None]) -> str | None:
         return None
     counts = Counter(named)
     return max(named, key=lambda name: (counts[name], -named.index(name)))
+
+
+def upload_work(metadata: Mapping[str, str] | None) -> str | None:
+    """The figure of merit an upload carries, as given (on one line), or None. It is read when
+    its job is analysed (`job_work`): a value that can't be read is ignored there, with why."""
+    text = " ".join(((metadata or {}).get(WORK_METADATA) or "").split())
+    return text or None
+
+
+def job_work(rows: Sequence[ObjectRow]) -> tuple[tuple[str, float] | None, str | None]:
+    """The job's figure of merit from its files' uploads, (unit, value) as the CLI's `--work`
+    gives it, and a note for the job's `work_note` (or None).
+
+    Each file's value is read as `--work` would be; one that can't be is left out, and the note
+    says which and why: the job's energy figures never depend on it. When the files disagree,
+    the most frequent figure wins (the same unit and value, however written), a tie going to
+    the first file in key order, as `job_benchmark` picks; the note says so. (None, None) when
+    no file's upload gave one.
+    """
+    figures: list[tuple[str, float]] = []
+    notes = []
+    for row in rows:
+        if not row.work:
+            continue
+        try:
+            figures.append(parse_work_spec(row.work))
+        except WorkSpecError as exc:
+            notes.append(f"{row.key.rpartition('/')[2]}: the upload's work is ignored: {exc}")
+    chosen = None
+    if figures:
+        counts = Counter(figures)
+        chosen = max(figures, key=lambda figure: (counts[figure], -figures.index(figure)))
+        if len(counts) > 1:
+            unit, value = chosen
+            notes.append(
+                f"the files' uploads give {len(counts)} different figures of merit; "
+                f"{unit}={value:g}, given by {counts[chosen]} of {len(figures)}, is used"
+            )
+    return chosen, "; ".join(notes)[:500] or None
 
 
 def check_file(path: Path, limits: ReadLimits | None, label: str) -> str | None:

@@ -68,7 +68,7 @@ class IngestTx(Protocol):
     async def keys_not_in(self, bucket: str, prefix: str, seen: Iterable[str]) -> list[str]: ...
 
     async def set_job_member(
-        self, row: ObjectRow, *, job_source: str, benchmark: str | None
+        self, row: ObjectRow, *, job_source: str, benchmark: str | None, work: str | None = None
     ) -> None: ...
 
     async def queue_job_analysis(self, bucket: str, job_source: str, *, quiet_s: float) -> bool: ...
@@ -122,6 +122,8 @@ class JobRequest:
     benchmark: str | None = None
     benchmark_set_by: str | None = None  # "upload" when `benchmark` came from the uploads
     likwid: tuple[JobFile, ...] = ()  # likwid-perfctr CSV output of the job
+    work: tuple[str, float] | None = None  # the figure of merit its uploads gave (unit, value)
+    work_note: str | None = None  # why an upload's figure was left out, or which one won
 
 
 class Analyser(Protocol):

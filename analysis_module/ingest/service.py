@@ -239,8 +239,9 @@ async def analyse_object(deps: WorkerDeps, key: str, *, job_attempt: int) -> Tas
 
     content = Content(etag, info.version_id, info.size)
     if job is not None:
-        benchmark = members.upload_benchmark(getattr(info, "metadata", None))
-        return await _finish_member(deps, row, content, job, benchmark, problem)
+        metadata = getattr(info, "metadata", None)
+        benchmark, work = members.upload_benchmark(metadata), members.upload_work(metadata)
+        return await _finish_member(deps, row, content, job, benchmark, problem, work=work)
     status = Status.OK if outcome.status == "ok" else Status.FAILED
     kind = None
     if status is Status.FAILED:
@@ -367,6 +368,8 @@ async def _finish_member(
     job: str,
     benchmark: str | None,
     problem: str | None,
+    *,
+    work: str | None = None,
 ) -> TaskResult:
     """A job's file was checked: record it (ok, or failed with the reason) as a file of `job`
     and queue the job's analysis after the quiet period, all in one transaction."""
@@ -384,7 +387,7 @@ async def _finish_member(
             await tx.mark_finished(
                 row, status=status, error=problem, content=content, failure_kind=kind
             )
-            await tx.set_job_member(row, job_source=job, benchmark=benchmark)
+            await tx.set_job_member(row, job_source=job, benchmark=benchmark, work=work)
             await tx.queue_job_analysis(row.bucket, job, quiet_s=deps.config.job_quiet_s)
     if not recorded:
         log.info("%s changed while it was checked; a newer job writes", started.source)

@@ -59,6 +59,7 @@ class ObjectRow:
     timeouts: int = 0  # runs of the current content cut off by the time budget
     job_source: str | None = None  # the Slurm job it is a file of (docs/jobs.md), once known
     benchmark: str | None = None  # what its upload said (`x-amz-meta-benchmark-name`)
+    work: str | None = None  # its upload's figure of merit (`x-amz-meta-work`), as given
 
     @property
     def state(self) -> ObjectState:

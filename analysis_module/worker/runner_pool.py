@@ -110,6 +110,8 @@ def job_input(job: JobRequest) -> JobInput:
         benchmark=job.benchmark,
         benchmark_set_by=job.benchmark_set_by,
         likwid=likwid,
+        work=job.work,
+        work_note=job.work_note,
     )
 
 

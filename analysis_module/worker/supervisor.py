@@ -17,10 +17,8 @@ from contextlib import suppress
 
 from analysis_module.app.ingest_setup import ingest_config
 from analysis_module.connectors import queue
-from analysis_module.connectors.ingest_store import (
-    IngestStore,
-    open_ingest_store,
-)
+from analysis_module.connectors.ingest_pool import open_ingest_store
+from analysis_module.connectors.ingest_store import IngestStore
 from analysis_module.connectors.s3 import ObjectStore
 from analysis_module.ingest.downloads import clean_download_dir
 from analysis_module.ingest.service import WorkerDeps

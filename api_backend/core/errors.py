@@ -168,6 +168,7 @@ def error_responses(*statuses: int) -> dict[int | str, dict]:
         409: "Conflict",
         413: "Too large",
         415: "Unsupported content type",
+        422: "A well-formed value that can't be used",
         429: "Too many attempts; retry after `Retry-After` seconds",
         503: "A dependency (database or object store) is unreachable",
     }

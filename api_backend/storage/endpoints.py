@@ -105,16 +105,18 @@ def _presign_upload_query(request: Request) -> tuple[str, str | None, int | None
         "With `size_bytes` the length is signed too, so the store refuses any other size. "
         "Refused with 409 `quota_exceeded` at USER_MAX_OBJECTS objects, 413 when "
         "`size_bytes` is over what USER_MAX_BYTES leaves. An optional JSON body "
-        '`{"benchmark_name": "..."}` names the benchmark: stored as the object\'s '
-        "`x-amz-meta-benchmark-name`, signed and listed in `headers`."
+        '`{"benchmark_name": "...", "work": "UNIT=VALUE"}` names the benchmark and the '
+        "figure of merit it printed (`GFLOP/s=1234`): stored as the object's "
+        "`x-amz-meta-benchmark-name` and `x-amz-meta-work`, signed and listed in `headers`. "
+        "A bad `work` is a one-line 422 `invalid_work`."
     ),
-    responses=error_responses(400, 401, 409, 413, 415, 503),
+    responses=error_responses(400, 401, 409, 413, 415, 422, 503),
     openapi_extra={"parameters": PRESIGN_UPLOAD_PARAMETERS, "requestBody": REQUEST_BODY},
 )
 async def presign_upload(storage: UserStorage, request: Request):
     query = _presign_upload_query(request)
     options = await upload_options(request)
-    query = (*query, options.benchmark_name or legacy_benchmark(request))
+    query = (*query, options.benchmark_name or legacy_benchmark(request), options.work)
     if storage.quota.needs_store(storage.namespace):
         upload = await run_in_threadpool(storage.presign_upload, *query)
     else:
@@ -131,8 +133,10 @@ async def presign_upload(storage: UserStorage, request: Request):
         "`file`. The signed policy pins the key and content type and caps the size "
         "(UPLOAD_MAX_BYTES, or what USER_MAX_BYTES leaves); the store enforces all three. "
         "Refused with 409 `quota_exceeded` at USER_MAX_OBJECTS objects, 413 when no bytes "
-        'of the quota are left. An optional JSON body `{"benchmark_name": "..."}` adds '
-        "the field `x-amz-meta-benchmark-name` to `fields`, pinned by the policy."
+        "of the quota are left. An optional JSON body "
+        '`{"benchmark_name": "...", "work": "UNIT=VALUE"}` adds the fields '
+        "`x-amz-meta-benchmark-name` and `x-amz-meta-work` to `fields`, pinned by the policy. "
+        "A bad `work` is a one-line 422 `invalid_work`."
     ),
     responses=error_responses(400, 401, 409, 413, 415, 503),
     openapi_extra={"requestBody": REQUEST_BODY},
@@ -143,10 +147,11 @@ async def presign_post(
     object_name: ObjectName,
     content_type: ContentType = None,
 ):
-    benchmark = (await upload_options(request)).benchmark_name
+    options = await upload_options(request)
+    args = (object_name, content_type, options.benchmark_name, options.work)
     if storage.quota.needs_store(storage.namespace):
-        return await run_in_threadpool(storage.presign_post, object_name, content_type, benchmark)
-    return storage.presign_post(object_name, content_type, benchmark)
+        return await run_in_threadpool(storage.presign_post, *args)
+    return storage.presign_post(*args)
 
 
 @router.get(

@@ -68,3 +68,14 @@ class UploadOptions(BaseModel):
         ),
         examples=["hpl-2026"],
     )
+    work: str | None = Field(
+        None,
+        description=(
+            "A figure of merit the benchmark printed, `UNIT=VALUE` as the analysis' `--work` "
+            "takes it (HPL's `GFLOP/s=1234`, STREAM's `GB/s=180`; a FLOP rate or amount gives "
+            "the job's joules per GFLOP). At most 128 printable ASCII characters, the value a "
+            "finite number >= 0; anything else is a one-line 422 `invalid_work`. Stored as the "
+            "object's `x-amz-meta-work`, signed like `benchmark_name`."
+        ),
+        examples=["GFLOP/s=1234"],
+    )

@@ -19,6 +19,7 @@ from urllib.parse import quote
 from ..core.benchmark import BENCHMARK_NAME_HEADER, check_benchmark_name
 from ..core.config import Settings
 from ..core.errors import BadRequest, NotFound, PayloadTooLarge
+from ..core.work import WORK_HEADER, check_work
 from .keys import list_prefix, object_key
 from .quota import QuotaLedger
 from .s3 import ObjectStore
@@ -56,6 +57,16 @@ def _attachment(key: str) -> str:
     filename = key.rsplit("/", 1)[-1]
     fallback = "".join(c if (c.isascii() and c.isalnum()) or c in " ._-" else "_" for c in filename)
     return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
+
+
+def _upload_metadata(benchmark_name: str | None, work: str | None) -> dict[str, str]:
+    """The `x-amz-meta-*` headers an upload must carry, each checked (400 or 422)."""
+    metadata = {}
+    if benchmark_name is not None:
+        metadata[BENCHMARK_NAME_HEADER] = check_benchmark_name(benchmark_name)
+    if work is not None:
+        metadata[WORK_HEADER] = check_work(work)
+    return metadata
 
 
 @dataclass(slots=True)
@@ -107,6 +118,7 @@ class StorageService:
         content_type: str | None,
         size_bytes: int | None,
         benchmark_name: str | None = None,
+        work: str | None = None,
     ) -> PresignUpload:
         key = object_key(object_name, self.namespace)
         # The type is signed only when the caller names one: clients that send their own
@@ -118,10 +130,10 @@ class StorageService:
                     f"uploads are limited to {self.settings.upload_max_bytes} bytes"
                 )
             headers["Content-Length"] = str(size_bytes)  # signed: the store checks it
-        # The benchmark travels as object metadata, signed into the URL: a client that sends
-        # the answer's `headers` (as the origin client merges them into its PUT) can't change it.
-        if benchmark_name is not None:
-            headers[BENCHMARK_NAME_HEADER] = check_benchmark_name(benchmark_name)
+        # The benchmark and the work travel as object metadata, signed into the URL: a client
+        # that sends the answer's `headers` (as the origin client merges them into its PUT)
+        # can't change them.
+        headers.update(_upload_metadata(benchmark_name, work))
         # Without size_bytes the store can't cap a PUT: the quota's bytes are then checked
         # against what is stored, and the upload is re-checked when it arrives (docs/api.md).
         self.quota.check_and_reserve(self.namespace, key, size_bytes)
@@ -132,12 +144,15 @@ class StorageService:
         return PresignUpload(key=key, url=url, expires_in=ttl, headers=headers)
 
     def presign_post(
-        self, object_name: str, content_type: str | None, benchmark_name: str | None = None
+        self,
+        object_name: str,
+        content_type: str | None,
+        benchmark_name: str | None = None,
+        work: str | None = None,
     ) -> PresignPost:
         key = object_key(object_name, self.namespace)
         content_type = check_content_type(content_type)
-        if benchmark_name is not None:
-            check_benchmark_name(benchmark_name)
+        metadata = _upload_metadata(benchmark_name, work)
         # The policy's content-length-range caps the body at what the quota leaves.
         remaining = self.quota.check_and_reserve(self.namespace, key, None)
         max_bytes = min(self.settings.upload_max_bytes, remaining)
@@ -148,7 +163,7 @@ class StorageService:
             ttl,
             content_type=content_type,
             max_bytes=max_bytes,
-            metadata={BENCHMARK_NAME_HEADER: benchmark_name} if benchmark_name else None,
+            metadata=metadata or None,
         )
         return PresignPost(
             key=key,

@@ -65,3 +65,16 @@ def test_task_sentinel_values_is_added_empty_to_existing_results():
         assert rows == [(3150.0, None)]
     finally:
         postgres.drop_database(db)
+
+
+def test_existing_objects_get_no_upload_work(old_db):
+    upgrade_database(old_db.dsn, "0006_job_listing")
+    with old_db.connect() as conn:
+        conn.execute(
+            "INSERT INTO ingest_objects (bucket, key, source, etag, status, benchmark)"
+            " VALUES ('b', 'r/5_0_n.h5', 's3://b/r/5_0_n.h5', 'e1', 'ok', 'hpl')"
+        )
+        conn.commit()
+    upgrade_database(old_db.dsn)
+    rows = fetch_all(old_db, "SELECT key, benchmark, work FROM ingest_objects")
+    assert rows == [("r/5_0_n.h5", "hpl", None)]
