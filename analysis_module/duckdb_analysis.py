@@ -35,7 +35,7 @@ from analysis_module.app.batch_inputs import (
     s3_inputs,
 )
 from analysis_module.app.report_files import check_report_dir, write_job_report
-from analysis_module.app.runner import JobOutcome, build_runner, default_factor_options
+from analysis_module.app.runner import JobAnalysisResult, build_runner, default_factor_options
 from analysis_module.cli_report import outcome_lines, rescan_summary
 from analysis_module.pipeline_core.errors import TransientError
 from analysis_module.pipeline_core.identity import object_source
@@ -312,7 +312,7 @@ def _failed_before(runner, jobs: list[JobGroup]) -> list[JobGroup]:
     ]
 
 
-def _failed_files(outcome: JobOutcome) -> list:
+def _failed_files(outcome: JobAnalysisResult) -> list:
     return [f for f in outcome.files if f.status != "ok"]
 
 
@@ -389,7 +389,7 @@ def _run(
     work=None,
     report_dir: Path | None = None,
 ):
-    outcomes: list[tuple[JobGroup, JobOutcome]] = []
+    outcomes: list[tuple[JobGroup, JobAnalysisResult]] = []
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -415,7 +415,7 @@ def _run(
     return outcomes
 
 
-def _say_failures(job: JobGroup, outcome: JobOutcome) -> None:
+def _say_failures(job: JobGroup, outcome: JobAnalysisResult) -> None:
     """`FAILED <file>: <reason>` per file left out; a job that failed for no file's fault is
     named itself."""
     shown = {item.source: item.display for item in (*job.members, *job.likwid)}
@@ -426,7 +426,7 @@ def _say_failures(job: JobGroup, outcome: JobOutcome) -> None:
         _say(f"FAILED {job.display}: {outcome.error}")
 
 
-def _json_record(outcome: JobOutcome) -> dict:
+def _json_record(outcome: JobAnalysisResult) -> dict:
     record = {k: _jsonable(v) for k, v in outcome.summary.items()}
     record["files"] = [
         {"name": f.name, "role": f.role, "status": f.status, "error": f.error}

@@ -319,7 +319,7 @@ async def _analyse_within_budget(deps: WorkerDeps, row: ObjectRow, path: Path, e
 
 
 class _TimedOut(TransientError):
-    """RecordedEvent already (`note_timeout`); the job is retried."""
+    """The timeout is recorded already (`note_timeout`); the job is retried."""
 
 
 def object_label(row: ObjectRow) -> str:
