@@ -23,7 +23,8 @@ from analysis_module.app.job_assembly import (
     JobInput,
     one_line,
 )
-from analysis_module.connectors.duckdb_sink import DuckDBSink, is_connection_failure
+from analysis_module.connectors.duckdb_errors import is_connection_failure
+from analysis_module.connectors.duckdb_sink import DuckDBSink
 from analysis_module.connectors.factor_sources import FactorSources, SmardClient
 from analysis_module.pipeline_core.analyse import (
     AnalysisOptions,
