@@ -13,13 +13,10 @@ from __future__ import annotations
 import json
 import logging
 import math
-import re
 import shutil
 import sys
 from datetime import datetime
-from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
 
 import duckdb
 import typer
@@ -35,7 +32,31 @@ from analysis_module.app.batch_inputs import (
     s3_inputs,
 )
 from analysis_module.app.report_files import check_report_dir, write_job_report
-from analysis_module.app.runner import JobOutcome, build_runner, default_factor_options
+from analysis_module.app.runner import JobAnalysisResult, build_runner, default_factor_options
+from analysis_module.batch_flags import (
+    BENCHMARK_NAME,
+    FLAG_OF_SETTING,
+    AsJsonFlag,
+    BenchmarkFlag,
+    CarbonFileFlag,
+    CarbonIntensityFlag,
+    DbFlag,
+    FetchPriceFlag,
+    FlatPriceFlag,
+    GapFactorFlag,
+    IntegrationFlag,
+    PriceFileFlag,
+    PriceFilterIdFlag,
+    PriceRegionFlag,
+    PriceResolutionFlag,
+    PueFlag,
+    ReportFlag,
+    RescanFlag,
+    RetryFailedFlag,
+    S3Flag,
+    SourceFlag,
+    WorkFlag,
+)
 from analysis_module.cli_report import outcome_lines, rescan_summary
 from analysis_module.pipeline_core.errors import TransientError
 from analysis_module.pipeline_core.identity import object_source
@@ -53,36 +74,8 @@ app = typer.Typer(add_completion=False, help=__doc__, rich_markup_mode=None)
 err = Console(stderr=True)
 
 
-class Rule(StrEnum):
-    trapezoid = "trapezoid"
-    left = "left"
-    right = "right"
-
-
-class Resolution(StrEnum):
-    quarterhour = "quarterhour"
-    hour = "hour"
-
-
 class NothingToAnalyse(Exception):
     """The sources hold no profile: said in one line (exit 2 for local paths, 0 for a bucket)."""
-
-
-# Which flag sets which setting, so an error names what the user typed.
-FLAG_OF_SETTING = {
-    "integration": "--integration",
-    "gap_factor": "--gap-factor",
-    "pue": "--pue",
-    "duckdb_path": "--db",
-    "price_file": "--price-file",
-    "fetch_price": "--fetch-price",
-    "smard_filter_id": "--price-filter-id",
-    "smard_region": "--price-region",
-    "smard_resolution": "--price-resolution",
-    "flat_price_eur_per_kwh": "--flat-price",
-    "carbon_file": "--carbon-file",
-    "carbon_intensity_g_per_kwh": "--carbon-intensity",
-}
 
 
 def _jsonable(value):
@@ -91,97 +84,6 @@ def _jsonable(value):
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value
-
-
-SourceFlag = Annotated[
-    list[Path] | None,
-    typer.Option(
-        "--source",
-        "-s",
-        help="Profile file or folder (repeatable; folders are searched for *.h5 and for "
-        "LIKWID *.csv beside them).",
-    ),
-]
-DbFlag = Annotated[
-    Path | None, typer.Option(help="Local DuckDB file (ignored when POSTGRES_HOST is set).")
-]
-S3Flag = Annotated[
-    bool,
-    typer.Option(
-        "--s3", help="Analyse the .h5 (and LIKWID .csv) objects of MINIO_BUCKET/MINIO_PREFIX."
-    ),
-]
-RescanFlag = Annotated[
-    bool,
-    typer.Option(
-        "--rescan",
-        help="Enqueue bucket objects without a successful analysis for the workers, then exit.",
-    ),
-]
-PriceFileFlag = Annotated[
-    Path | None, typer.Option(help="CSV/Parquet with start,price_eur_per_mwh.")
-]
-FetchPriceFlag = Annotated[
-    bool, typer.Option("--fetch-price", help="Day-ahead prices from SMARD (SMARD_BASE_URL).")
-]
-PriceFilterIdFlag = Annotated[
-    int | None, typer.Option(help="SMARD filter (default SMARD_FILTER_ID: 4169, day-ahead price).")
-]
-PriceRegionFlag = Annotated[
-    str | None, typer.Option(help="SMARD region (default SMARD_REGION: DE-LU).")
-]
-PriceResolutionFlag = Annotated[
-    Resolution | None,
-    typer.Option(help="SMARD resolution (default SMARD_RESOLUTION: quarterhour)."),
-]
-FlatPriceFlag = Annotated[float | None, typer.Option(help="Flat tariff in EUR/kWh.")]
-CarbonFileFlag = Annotated[
-    Path | None, typer.Option(help="CSV/Parquet with start,carbon_g_per_kwh.")
-]
-CarbonIntensityFlag = Annotated[
-    float | None, typer.Option(help="Constant carbon intensity in g/kWh.")
-]
-IntegrationFlag = Annotated[
-    Rule | None,
-    typer.Option(
-        help="Integration rule (default: follows ENERGY_PLUGIN, else trapezoid; "
-        "see docs/energy-metrics.md)."
-    ),
-]
-GapFactorFlag = Annotated[
-    float | None, typer.Option(help="Intervals longer than this x the median interval are gaps.")
-]
-PueFlag = Annotated[
-    float | None, typer.Option(help="Power usage effectiveness, for facility energy.")
-]
-AsJsonFlag = Annotated[bool, typer.Option("--json", help="One JSON object per job on stdout.")]
-RetryFailedFlag = Annotated[
-    bool,
-    typer.Option(
-        "--retry-failed",
-        help="Only the jobs whose last analysis failed or left files out (with --rescan: "
-        "queue them again).",
-    ),
-]
-BenchmarkFlag = Annotated[
-    str | None,
-    typer.Option(help="Benchmark name recorded with every job (1-128 of A-Z a-z 0-9 . _ -)."),
-]
-WorkFlag = Annotated[
-    str | None,
-    typer.Option(
-        help="Figure of merit of every job, UNIT=VALUE (GFLOP/s=1234, GB/s=180; "
-        "docs/energy-metrics.md section 8)."
-    ),
-]
-BENCHMARK_NAME = re.compile(r"[A-Za-z0-9._-]{1,128}")
-ReportFlag = Annotated[
-    Path | None,
-    typer.Option(
-        "--report",
-        help="Also write each job's report page (self-contained HTML) into this folder.",
-    ),
-]
 
 
 @app.command()
@@ -208,14 +110,7 @@ def main(
     report: ReportFlag = None,
 ) -> None:
     """Analyse Slurm HDF5 profiles into energy, cost and CO2 figures."""
-    if report is not None and (problem := check_report_dir(report)):
-        exit_on_configuration_error(f"--report: {problem}")
-    if benchmark is not None and not BENCHMARK_NAME.fullmatch(benchmark):
-        exit_on_configuration_error(
-            f"--benchmark: {benchmark[:140]!r} is not a benchmark name "
-            "(1-128 characters of A-Z a-z 0-9 . _ -)"
-        )
-    given_work = _work_or_exit(work)
+    given_work = _check_job_flags(report, benchmark, work)
     overrides = {
         "integration": integration.value if integration else None,
         "gap_factor": gap_factor,
@@ -250,7 +145,17 @@ def main(
     )
 
 
-def _work_or_exit(work: str | None) -> tuple[str, float] | None:
+def _check_job_flags(
+    report: Path | None, benchmark: str | None, work: str | None
+) -> tuple[str, float] | None:
+    """Exit 2 on an unusable --report folder, --benchmark name or --work; the work figure."""
+    if report is not None and (problem := check_report_dir(report)):
+        exit_on_configuration_error(f"--report: {problem}")
+    if benchmark is not None and not BENCHMARK_NAME.fullmatch(benchmark):
+        exit_on_configuration_error(
+            f"--benchmark: {benchmark[:140]!r} is not a benchmark name "
+            "(1-128 characters of A-Z a-z 0-9 . _ -)"
+        )
     if work is None:
         return None
     try:
@@ -312,7 +217,7 @@ def _failed_before(runner, jobs: list[JobGroup]) -> list[JobGroup]:
     ]
 
 
-def _failed_files(outcome: JobOutcome) -> list:
+def _failed_files(outcome: JobAnalysisResult) -> list:
     return [f for f in outcome.files if f.status != "ok"]
 
 
@@ -389,7 +294,7 @@ def _run(
     work=None,
     report_dir: Path | None = None,
 ):
-    outcomes: list[tuple[JobGroup, JobOutcome]] = []
+    outcomes: list[tuple[JobGroup, JobAnalysisResult]] = []
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -415,7 +320,7 @@ def _run(
     return outcomes
 
 
-def _say_failures(job: JobGroup, outcome: JobOutcome) -> None:
+def _say_failures(job: JobGroup, outcome: JobAnalysisResult) -> None:
     """`FAILED <file>: <reason>` per file left out; a job that failed for no file's fault is
     named itself."""
     shown = {item.source: item.display for item in (*job.members, *job.likwid)}
@@ -426,7 +331,7 @@ def _say_failures(job: JobGroup, outcome: JobOutcome) -> None:
         _say(f"FAILED {job.display}: {outcome.error}")
 
 
-def _json_record(outcome: JobOutcome) -> dict:
+def _json_record(outcome: JobAnalysisResult) -> dict:
     record = {k: _jsonable(v) for k, v in outcome.summary.items()}
     record["files"] = [
         {"name": f.name, "role": f.role, "status": f.status, "error": f.error}

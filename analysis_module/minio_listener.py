@@ -39,7 +39,8 @@ from prometheus_client import (
 from analysis_module.app.ingest_setup import ingest_config
 from analysis_module.connectors.ingest_pool import open_ingest_store
 from analysis_module.connectors.ingest_store import IngestStore
-from analysis_module.ingest import ceph_events, service
+from analysis_module.ingest import ceph_events, notifications
+from analysis_module.ingest.config import IngestConfig
 from analysis_module.ingest.events import (
     Notification,
     RejectedRecord,
@@ -90,7 +91,7 @@ class Metrics:
 class Listener:
     settings: AnalysisSettings
     store: IngestStore
-    config: service.IngestConfig
+    config: IngestConfig
     expected_authorization: str | None  # None: no token configured (development only)
     metrics: Metrics
 
@@ -208,7 +209,9 @@ async def _record(
 ) -> JSONResponse:
     started = time.perf_counter()
     try:
-        recorded = await service.record_notification(listener.store, notification, listener.config)
+        recorded = await notifications.record_notification(
+            listener.store, notification, listener.config
+        )
     except TransientError as exc:
         listener.metrics.requests.labels("unavailable").inc()
         log.warning("event not recorded, MinIO will retry: %s", exc)

@@ -92,6 +92,23 @@ def thin(xs: Sequence[float], ys: Sequence[float], limit: int = MAX_POINTS) -> t
     return out_x, out_y
 
 
+@dataclass(frozen=True)
+class _Frame:
+    """The plot area of a line chart: where a time (s) and a value land in the SVG."""
+
+    x_span: float  # seconds at the right edge
+    y_base: float  # the value at the bottom edge
+    y_top: float  # the value at the top edge
+    plot_w: int = WIDTH - LEFT - RIGHT
+    plot_h: int = HEIGHT - TOP - BOTTOM
+
+    def px(self, x: float) -> float:
+        return LEFT + self.plot_w * x / self.x_span
+
+    def py(self, y: float) -> float:
+        return TOP + self.plot_h * (1 - (y - self.y_base) / (self.y_top - self.y_base))
+
+
 def line_chart(
     series: Sequence[Series],
     *,
@@ -109,62 +126,18 @@ def line_chart(
     y_low, y_high = min(0.0, min(y_values, default=0.0)), max(y_values, default=1.0)
     x_unit, x_scale = time_unit(x_max)
     x_ticks, y_ticks = nice_ticks(0.0, x_max / x_scale), nice_ticks(y_low, y_high)
-    x_span = max(x_ticks[-1] * x_scale, 1e-9)
     y_base, y_top = y_ticks[0], y_ticks[-1] if y_ticks[-1] > y_ticks[0] else y_ticks[0] + 1
-    plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
-
-    def px(x: float) -> float:
-        return LEFT + plot_w * x / x_span
-
-    def py(y: float) -> float:
-        return TOP + plot_h * (1 - (y - y_base) / (y_top - y_base))
-
+    frame = _Frame(max(x_ticks[-1] * x_scale, 1e-9), y_base, y_top)
     parts = [
         f'<svg id="{escape(chart_id)}" class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" '
         f'role="img" aria-label="{escape(title)}" xmlns="http://www.w3.org/2000/svg">',
         f"<title>{escape(title)}</title>",
+        *_band_marks(frame, bands),
+        *_axis_marks(frame, x_ticks, x_scale, y_ticks),
+        _axis_labels(frame, x_unit, y_label),
+        *_series_paths(frame, drawn),
+        "</svg>",
     ]
-    for i, band in enumerate(bands):
-        x0, x1 = px(max(band.start_s, 0.0)), px(min(band.end_s, x_span))
-        shade = "#eef2f7" if i % 2 == 0 else "#f6f1e9"
-        parts.append(
-            f'<g class="band"><rect x="{x0:.1f}" y="{TOP}" width="{max(x1 - x0, 1):.1f}" '
-            f'height="{plot_h}" fill="{shade}"><title>{escape(band.label)}</title></rect>'
-            f'<text x="{x0 + 3:.1f}" y="{TOP + 12}" class="band-label">'
-            f"{escape(band.label)}</text></g>"
-        )
-    for tick in y_ticks:
-        y = py(tick)
-        parts.append(
-            f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>'
-            f'<text x="{LEFT - 6}" y="{y + 4:.1f}" class="tick" text-anchor="end">'
-            f"{_fmt(tick)}</text>"
-        )
-    for tick in x_ticks:
-        x = px(tick * x_scale)
-        parts.append(
-            f'<text x="{x:.1f}" y="{HEIGHT - BOTTOM + 16}" class="tick" text-anchor="middle">'
-            f"{_fmt(tick)}</text>"
-        )
-    parts.append(
-        f'<text x="{LEFT + plot_w / 2:.0f}" y="{HEIGHT - 6}" class="axis" '
-        f'text-anchor="middle">{x_unit} since the job started</text>'
-        f'<text x="14" y="{TOP + plot_h / 2:.0f}" class="axis" text-anchor="middle" '
-        f'transform="rotate(-90 14 {TOP + plot_h / 2:.0f})">{escape(y_label)}</text>'
-    )
-    for i, s in enumerate(drawn):
-        xs, ys = thin(s.xs, s.ys)
-        points = " ".join(
-            f"{'M' if j == 0 else 'L'}{px(x):.1f},{py(y):.1f}"
-            for j, (x, y) in enumerate(zip(xs, ys, strict=True))
-            if math.isfinite(y)
-        )
-        color = PALETTE[i % len(PALETTE)]
-        parts.append(
-            f'<path class="series" data-label="{escape(s.label)}" d="{points}" fill="none" '
-            f'stroke="{color}" stroke-width="1.5"><title>{escape(s.label)}</title></path>'
-        )
-    parts.append("</svg>")
     legend = "".join(
         f'<span class="key"><i style="background:{PALETTE[i % len(PALETTE)]}"></i>'
         f"{escape(s.label)}</span>"
@@ -173,6 +146,70 @@ def line_chart(
     return f"<figure><figcaption>{escape(title)}</figcaption>{''.join(parts)}" + (
         f'<div class="legend">{legend}</div></figure>'
     )
+
+
+def _band_marks(frame: _Frame, bands: Sequence[Band]) -> list[str]:
+    """A shaded, labelled span per band, alternating two shades."""
+    marks = []
+    for i, band in enumerate(bands):
+        x0, x1 = frame.px(max(band.start_s, 0.0)), frame.px(min(band.end_s, frame.x_span))
+        shade = "#eef2f7" if i % 2 == 0 else "#f6f1e9"
+        marks.append(
+            f'<g class="band"><rect x="{x0:.1f}" y="{TOP}" width="{max(x1 - x0, 1):.1f}" '
+            f'height="{frame.plot_h}" fill="{shade}"><title>{escape(band.label)}</title></rect>'
+            f'<text x="{x0 + 3:.1f}" y="{TOP + 12}" class="band-label">'
+            f"{escape(band.label)}</text></g>"
+        )
+    return marks
+
+
+def _axis_marks(
+    frame: _Frame, x_ticks: list[float], x_scale: float, y_ticks: list[float]
+) -> list[str]:
+    """A grid line and value per y tick, then a time per x tick (in the axis' unit)."""
+    marks = []
+    for tick in y_ticks:
+        y = frame.py(tick)
+        marks.append(
+            f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>'
+            f'<text x="{LEFT - 6}" y="{y + 4:.1f}" class="tick" text-anchor="end">'
+            f"{_fmt(tick)}</text>"
+        )
+    for tick in x_ticks:
+        x = frame.px(tick * x_scale)
+        marks.append(
+            f'<text x="{x:.1f}" y="{HEIGHT - BOTTOM + 16}" class="tick" text-anchor="middle">'
+            f"{_fmt(tick)}</text>"
+        )
+    return marks
+
+
+def _axis_labels(frame: _Frame, x_unit: str, y_label: str) -> str:
+    middle = TOP + frame.plot_h / 2
+    return (
+        f'<text x="{LEFT + frame.plot_w / 2:.0f}" y="{HEIGHT - 6}" class="axis" '
+        f'text-anchor="middle">{x_unit} since the job started</text>'
+        f'<text x="14" y="{middle:.0f}" class="axis" text-anchor="middle" '
+        f'transform="rotate(-90 14 {middle:.0f})">{escape(y_label)}</text>'
+    )
+
+
+def _series_paths(frame: _Frame, drawn: Sequence[Series]) -> list[str]:
+    """One path per series, thinned to `MAX_POINTS`; non-finite values are left out."""
+    paths = []
+    for i, s in enumerate(drawn):
+        xs, ys = thin(s.xs, s.ys)
+        points = " ".join(
+            f"{'M' if j == 0 else 'L'}{frame.px(x):.1f},{frame.py(y):.1f}"
+            for j, (x, y) in enumerate(zip(xs, ys, strict=True))
+            if math.isfinite(y)
+        )
+        color = PALETTE[i % len(PALETTE)]
+        paths.append(
+            f'<path class="series" data-label="{escape(s.label)}" d="{points}" fill="none" '
+            f'stroke="{color}" stroke-width="1.5"><title>{escape(s.label)}</title></path>'
+        )
+    return paths
 
 
 def bar_chart(items: Sequence[tuple[str, float]], *, title: str, unit: str, chart_id: str) -> str:

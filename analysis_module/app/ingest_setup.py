@@ -7,9 +7,9 @@ import asyncio
 from analysis_module.app.runner import read_limits
 from analysis_module.connectors.ingest_pool import open_ingest_store
 from analysis_module.connectors.s3 import ObjectStore
+from analysis_module.ingest.config import IngestConfig
 from analysis_module.ingest.quota import OwnerQuota
 from analysis_module.ingest.rescan import RescanReport, rescan_bucket
-from analysis_module.ingest.service import IngestConfig
 from analysis_module.settings import AnalysisSettings
 
 

@@ -23,7 +23,8 @@ from analysis_module.app.job_assembly import (
     JobInput,
     one_line,
 )
-from analysis_module.connectors.duckdb_sink import DuckDBSink, is_connection_failure
+from analysis_module.connectors.duckdb_errors import is_connection_failure
+from analysis_module.connectors.duckdb_sink import DuckDBSink
 from analysis_module.connectors.factor_sources import FactorSources, SmardClient
 from analysis_module.pipeline_core.analyse import (
     AnalysisOptions,
@@ -41,16 +42,27 @@ from analysis_module.settings import AnalysisSettings
 
 log = logging.getLogger(__name__)
 
-__all__ = ["FileInput", "FileOutcome", "JobInput", "JobOutcome", "Runner", "build_runner"]
+__all__ = [
+    "FileInput",
+    "FileOutcome",
+    "JobAnalysisResult",
+    "JobInput",
+    "Runner",
+    "build_runner",
+]
 
-# JobOutcome.failure_kind: who is to blame (the event pipeline retries all but the file's).
+# JobAnalysisResult.failure_kind: who is to blame (the event pipeline retries all but the
+# file's).
 FILE = "file"
 CONFIG = "config"
 INTERNAL = "internal"
 
 
 @dataclass(frozen=True)
-class JobOutcome:
+class JobAnalysisResult:
+    """What `Runner.analyse_job` returns: the job's status, its `job_summary` row and a
+    `FileOutcome` per file."""
+
     source: str
     status: str  # "ok" | "failed"
     error: str | None = None
@@ -163,13 +175,13 @@ class Runner:
         owner: str | None = None,
         etag: str | None = None,
         label: str | None = None,
-    ) -> JobOutcome:
+    ) -> JobAnalysisResult:
         """One file as a job of its own, keyed by `source`. `label`: how reasons name the file
         instead of `path` (a worker's temporary copy)."""
         item = FileInput(path, source, etag, label)
         return self.analyse_job(JobInput(source, (item,), owner))
 
-    def analyse_job(self, job: JobInput) -> JobOutcome:
+    def analyse_job(self, job: JobInput) -> JobAnalysisResult:
         """The files of one job as one analysis; files that cannot be read are left out."""
         files = JobFiles(job, self.read_limits)
         problem = self._configuration_problem()
@@ -186,7 +198,7 @@ class Runner:
             self.close()
             raise
 
-    def _analyse_files(self, files: JobFiles) -> JobOutcome:
+    def _analyse_files(self, files: JobFiles) -> JobAnalysisResult:
         while files.opened:
             outcome = self._analyse_profile(files)
             if outcome is not None:
@@ -216,7 +228,7 @@ class Runner:
 
         return table_name_for(files.job.source, owner_of)
 
-    def _analyse_profile(self, files: JobFiles) -> JobOutcome | None:
+    def _analyse_profile(self, files: JobFiles) -> JobAnalysisResult | None:
         """One attempt; None when a file failed while it was read and the others are left."""
         source, hide = files.job.source, files.hide
         writer = profile = None
@@ -272,7 +284,7 @@ class Runner:
             self._abort(writer)
             raise
         row = summary.to_pylist()[0]
-        return JobOutcome(
+        return JobAnalysisResult(
             source, "ok", None, table_name, result.job_id, row, files=files.outcomes()
         )
 
@@ -303,7 +315,7 @@ class Runner:
         except Exception:
             log.warning("closing a failed database connection failed", exc_info=True)
 
-    def _failed(self, files: JobFiles, reason: str, kind: str) -> JobOutcome:
+    def _failed(self, files: JobFiles, reason: str, kind: str) -> JobAnalysisResult:
         """The job failed as a whole; a file that was usable does not carry the blame, unless
         the job has that one file (its reason is the job's)."""
         if len(files.job.files) == 1 or kind != FILE:
@@ -313,7 +325,7 @@ class Runner:
         self.sink.record_failure(summary, files.table())
         log.warning("analysis of %s failed: %s", common["source"], reason)
         row = summary.to_pylist()[0]
-        return JobOutcome(
+        return JobAnalysisResult(
             common["source"], "failed", reason, None, files.job_id, row, kind, files.outcomes()
         )
 

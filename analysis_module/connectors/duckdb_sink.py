@@ -9,15 +9,14 @@ previous results until the commit and never an empty or half-written table.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import logging
-import os
-import tempfile
 from pathlib import Path
 
 import duckdb
 import pyarrow as pa
 
+from analysis_module.connectors.duckdb_errors import ConnectionLossIsTransient, is_name_clash
+from analysis_module.connectors.duckdb_postgres import attach_postgres
 from analysis_module.pipeline_core.errors import TransientError
 from analysis_module.pipeline_core.naming import is_valid_table_name
 from analysis_module.pipeline_core.schema import (
@@ -32,27 +31,6 @@ log = logging.getLogger(__name__)
 
 DEFAULT_MEMORY_LIMIT = "512MB"
 
-# What DuckDB and its postgres extension say when the server or the connection went away (a
-# restart, pg_terminate_backend, a network cut): not the file's fault, worth another try on a
-# fresh connection. Matched in lower case, anywhere in the message.
-CONNECTION_LOST_PHRASES = (
-    "server closed the connection",
-    "terminating connection",
-    "database has been invalidated",
-    "connection to server",
-    "could not connect",
-    "no connection to the server",
-    "connection refused",
-    "connection reset",
-    "broken pipe",
-    "ssl syscall",
-    "the database system is shutting down",
-    "the database system is starting up",
-    "the database system is in recovery mode",
-    "connection is closed",
-    "connection already closed",
-)
-
 DUCKDB_TYPES = {
     pa.string(): "VARCHAR",
     pa.bool_(): "BOOLEAN",
@@ -61,28 +39,6 @@ DUCKDB_TYPES = {
     pa.float64(): "DOUBLE",
     pa.timestamp("us", tz="UTC"): "TIMESTAMPTZ",
 }
-
-
-def postgres_extension_file() -> Path:
-    """The postgres extension shipped by the pinned `duckdb-extension-postgres` package."""
-    import duckdb_extension_postgres
-
-    root = Path(duckdb_extension_postgres.__file__).parent / "extensions"
-    matches = sorted(root.glob(f"v{duckdb.__version__}/postgres.duckdb_extension"))
-    if not matches:
-        raise RuntimeError(f"postgres extension for DuckDB {duckdb.__version__} not in {root}")
-    return matches[0]
-
-
-def _private_extension_dir() -> Path:
-    """Extensions load from a folder of our own, never from a download location."""
-    folder = Path(tempfile.gettempdir()) / f"benchsuite-duckdb-{os.getuid()}" / duckdb.__version__
-    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-    return folder
-
-
-def _sql_literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 def column_ddl(schema: pa.Schema, primary_key: str | None = None) -> str:
@@ -147,25 +103,7 @@ class DuckDBSink:
     @classmethod
     def postgres(cls, dsn: str, *, memory_limit: str = DEFAULT_MEMORY_LIMIT) -> DuckDBSink:
         """Attach PostgreSQL; its tables come from the Alembic migrations (`migrate.py`)."""
-        con = duckdb.connect(
-            ":memory:",
-            config={
-                "extension_directory": str(_private_extension_dir()),
-                "memory_limit": memory_limit,
-                "autoinstall_known_extensions": False,
-                "autoload_known_extensions": False,
-            },
-        )
-        # Workers start together; a lock keeps one INSTALL from reading another's half copy.
-        with open(_private_extension_dir() / ".install.lock", "w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            con.execute(f"INSTALL {_sql_literal(str(postgres_extension_file()))}")
-        con.execute("LOAD postgres")
-        try:  # ATTACH takes no bound parameters: the DSN goes in as a quoted literal
-            con.execute(f"ATTACH {_sql_literal(dsn)} AS pg (TYPE postgres)")
-        except (duckdb.IOException, duckdb.ConnectionException) as exc:
-            raise TransientError(f"PostgreSQL unreachable: {one_line(exc, max_chars=500)}") from exc
-        return cls(con, "pg.public.", is_postgres=True)
+        return cls(attach_postgres(dsn, memory_limit=memory_limit), "pg.public.", is_postgres=True)
 
     def table(self, name: str) -> str:
         if not is_valid_table_name(name):
@@ -179,7 +117,7 @@ class DuckDBSink:
             self.con.execute("CALL pg_clear_cache()")
 
     def owner_of_table(self, table_name: str) -> str | None:
-        with _transient("looking up a table name"):
+        with ConnectionLossIsTransient("looking up a table name"):
             self._refresh()
             row = self.con.execute(
                 f"SELECT source FROM {self.table('job_summary')} WHERE table_name = ?",
@@ -189,7 +127,7 @@ class DuckDBSink:
 
     def open_job(self, source: str, table_name: str) -> DuckDBJobWriter:
         """Call right after `owner_of_table`, which refreshed the catalog for this job."""
-        with _transient("starting a job"):
+        with ConnectionLossIsTransient("starting a job"):
             self.con.execute("BEGIN TRANSACTION")
             try:
                 target = self.table(table_name)
@@ -199,7 +137,7 @@ class DuckDBSink:
                 self.con.execute(f"DELETE FROM {target}")
             except duckdb.Error as exc:
                 self.con.execute("ROLLBACK")
-                if _is_name_clash(exc):  # another job created the same table at this moment
+                if is_name_clash(exc):  # another job created the same table at this moment
                     raise TransientError(
                         f"table name {table_name} was created concurrently; retry"
                     ) from exc
@@ -211,7 +149,7 @@ class DuckDBSink:
 
     def record_failure(self, summary: pa.Table, files: pa.Table | None = None) -> None:
         source = summary.column("source")[0].as_py()
-        with _transient("recording a failure"):
+        with ConnectionLossIsTransient("recording a failure"):
             self._refresh()
             self.con.execute("BEGIN TRANSACTION")
             try:
@@ -226,7 +164,7 @@ class DuckDBSink:
 
     def failed_sources(self) -> set[str]:
         """Sources whose last analysis failed or left files out (a LIKWID file included)."""
-        with _transient("listing failed analyses"):
+        with ConnectionLossIsTransient("listing failed analyses"):
             rows = self.con.execute(
                 f"SELECT source FROM {self.table('job_summary')} "
                 "WHERE status = 'failed' OR (status = 'ok' AND n_files_failed > 0) "
@@ -236,7 +174,7 @@ class DuckDBSink:
         return {row[0] for row in rows}
 
     def mark_removed(self, source: str) -> None:
-        with _transient("marking a source removed"):
+        with ConnectionLossIsTransient("marking a source removed"):
             self._refresh()
             self.con.execute("BEGIN TRANSACTION")
             try:
@@ -337,12 +275,12 @@ class DuckDBJobWriter:
         self.table_name = table_name
 
     def append_timeseries(self, rows: pa.Table) -> None:
-        with _transient("writing samples"):
+        with ConnectionLossIsTransient("writing samples"):
             self.sink._insert(self.table_name, rows)
 
     def finish(self, summary: pa.Table, breakdown: pa.Table, files: pa.Table | None = None) -> None:
         sink = self.sink
-        with _transient("committing results"):
+        with ConnectionLossIsTransient("committing results"):
             try:
                 sink._drop_member_rows(self.source, files, keep_table=self.table_name)
                 sink._drop_stale_table(self.source, self.table_name)
@@ -356,7 +294,7 @@ class DuckDBJobWriter:
                 sink.con.execute("COMMIT")
             except duckdb.Error as exc:
                 self.abort()
-                if "table_name" in str(exc) and _is_name_clash(exc):
+                if "table_name" in str(exc) and is_name_clash(exc):
                     # Another source claimed the same free name first; a retry picks a new one.
                     raise TransientError(
                         f"table name {self.table_name} was taken concurrently; retry"
@@ -383,44 +321,3 @@ class DuckDBJobWriter:
     def abort(self) -> None:
         with contextlib.suppress(duckdb.Error):
             self.sink.con.execute("ROLLBACK")
-
-
-def _is_name_clash(exc: BaseException) -> bool:
-    text = str(exc).lower()
-    return "duplicate key" in text or "unique" in text or "already exists" in text
-
-
-def is_connection_failure(exc: BaseException | None) -> bool:
-    """Did this error (or one of its causes) come from a lost database connection?"""
-    seen = 0
-    while exc is not None and seen < 8:
-        if isinstance(exc, duckdb.IOException | duckdb.ConnectionException | duckdb.FatalException):
-            return True
-        if type(exc).__module__.startswith(("psycopg", "psycopg_pool")) and (
-            type(exc).__name__ in {"OperationalError", "InterfaceError", "PoolTimeout"}
-        ):
-            return True
-        if isinstance(exc, duckdb.Error):
-            text = str(exc).lower()
-            if any(phrase in text for phrase in CONNECTION_LOST_PHRASES):
-                return True
-        exc = exc.__cause__ or exc.__context__
-        seen += 1
-    return False
-
-
-class _transient:
-    """Turns connection failures into TransientError so queue workers retry them."""
-
-    def __init__(self, what: str):
-        self.what = what
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, exc_type, exc, tb):
-        if exc is not None and not isinstance(exc, TransientError) and is_connection_failure(exc):
-            raise TransientError(
-                f"database error while {self.what}: {one_line(exc, max_chars=500)}"
-            ) from exc
-        return False

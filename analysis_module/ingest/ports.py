@@ -138,11 +138,13 @@ class Analyser(Protocol):
         etag: str | None,
         label: str,
         budget_s: float | None = None,
-    ) -> Any: ...  # runner.JobOutcome (status, error, failure_kind); TimeoutError after budget_s
+    ) -> Any: ...
+
+    # runner.JobAnalysisResult (status, error, failure_kind); TimeoutError after budget_s
 
     async def analyse_job(self, job: JobRequest, *, budget_s: float | None = None) -> Any: ...
 
-    # runner.JobOutcome (status, error, failure_kind, files: FileOutcome per file: source,
+    # runner.JobAnalysisResult (status, error, failure_kind, files: FileOutcome per file: source,
     # status, error, failure_kind); TimeoutError after budget_s
 
     async def mark_removed(self, source: str) -> None: ...

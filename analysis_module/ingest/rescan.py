@@ -16,10 +16,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from analysis_module.ingest import members
+from analysis_module.ingest.config import IngestConfig
 from analysis_module.ingest.events import is_likwid_key, is_profile_key
+from analysis_module.ingest.notifications import observe_content
 from analysis_module.ingest.ports import IngestStore, Objects
 from analysis_module.ingest.rules import Disposition, Status
-from analysis_module.ingest.service import IngestConfig, observe_content
 from analysis_module.pipeline_core.errors import ObjectNotFound
 from analysis_module.pipeline_core.ingest_objects import Content
 

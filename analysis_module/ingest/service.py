@@ -1,9 +1,10 @@
-"""The ingestion service: recording notifications, running an object's analysis, removals.
+"""The worker's side of ingestion: running an object's analysis, applying a removal.
 
 Each function opens its own transactions on the `IngestStore` and applies the pure rules of
-`rules.py` while holding the object's row lock. S3 and the analysis engine are reached through
-the protocols of `ports.py` (the worker passes `ObjectStore` and a pool of `Runner`s), and their
-blocking calls run in threads.
+`rules.py` while holding the object's row lock (what arrives is recorded by
+`notifications.py`). S3 and the analysis engine are reached through the protocols of
+`ports.py` (the worker passes `ObjectStore` and a pool of `Runner`s), and their blocking calls
+run in threads.
 """
 
 from __future__ import annotations
@@ -13,153 +14,18 @@ import logging
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
 
 from analysis_module.ingest import members, rules
+from analysis_module.ingest.config import IngestConfig
 from analysis_module.ingest.downloads import download_path
-from analysis_module.ingest.events import (
-    EventKind,
-    Notification,
-    ObjectEvent,
-    RejectedRecord,
-    owner_of,
-)
-from analysis_module.ingest.ports import Analyser, IngestStore, IngestTx, Objects
-from analysis_module.ingest.quota import OwnerQuota, over_quota_reason, usage_up_to
-from analysis_module.ingest.rules import Disposition, EventDecision, FailureKind, Status
+from analysis_module.ingest.notifications import observe_content
+from analysis_module.ingest.ports import Analyser, IngestStore, Objects
+from analysis_module.ingest.quota import over_quota_reason, usage_up_to
+from analysis_module.ingest.rules import FailureKind, Status
 from analysis_module.pipeline_core.errors import ObjectNotFound, TerminalError, TransientError
-from analysis_module.pipeline_core.identity import object_source
 from analysis_module.pipeline_core.ingest_objects import Content, ObjectRow
-from analysis_module.processing import ReadLimits
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class RecordedEvent:
-    """What became of one record of a request (the listener's answer lists them)."""
-
-    disposition: Disposition
-    key: str | None
-    reason: str | None
-
-
-@dataclass(frozen=True)
-class IngestConfig:
-    bucket: str
-    namespace_prefix: str
-    max_attempts: int
-    download_dir: Path | None = None
-    job_timeout_s: float | None = None  # time budget of one analysis (None: unbounded)
-    owner_quota: OwnerQuota | None = None  # re-checked on arrival (None: not checked)
-    job_quiet_s: float = 20.0  # a job is analysed once its files were quiet for this long
-    read_limits: ReadLimits | None = None  # for the check of a job's file on arrival
-
-
-# --- the listener's side -----------------------------------------------------------------------
-
-
-async def record_notification(
-    store: IngestStore, notification: Notification, config: IngestConfig
-) -> list[RecordedEvent]:
-    """Record every record of one request and queue their jobs, all in one transaction."""
-    single = len(notification.records) == 1
-    async with store.transaction() as tx:
-        results = []
-        for record in notification.records:
-            payload = notification.body if single else _body_of_one_record(notification, record)
-            results.append(await _record_one(tx, record, payload, config))
-    return results
-
-
-def _body_of_one_record(notification: Notification, record: ObjectEvent | RejectedRecord) -> Any:
-    body = notification.body if isinstance(notification.body, dict) else {}
-    inner = record.record
-    return {"EventName": body.get("EventName"), "Key": body.get("Key"), "Records": [inner]}
-
-
-async def _record_one(
-    tx: IngestTx, record: ObjectEvent | RejectedRecord, payload: Any, config: IngestConfig
-) -> RecordedEvent:
-    if isinstance(record, RejectedRecord):
-        await tx.log_event(
-            disposition=Disposition.REJECTED,
-            reason=record.reason,
-            payload=payload,
-            event_name=record.event_name,
-            bucket=record.bucket,
-            key=record.key,
-        )
-        return RecordedEvent(Disposition.REJECTED, record.key, record.reason)
-
-    decision = rules.classify_event(record, bucket=config.bucket)
-    if decision is None and record.kind is EventKind.REMOVED:
-        decision = await _record_removal(tx, record, config)
-    elif decision is None:
-        content = Content(record.etag, record.version_id, record.size_bytes)
-        decision = await observe_content(tx, record.key, content, config)
-    await tx.log_event(
-        disposition=decision.disposition,
-        reason=decision.reason,
-        payload=payload,
-        event_name=record.event_name,
-        bucket=record.bucket,
-        key=record.key,
-        etag=record.etag,
-        version_id=record.version_id,
-    )
-    return RecordedEvent(decision.disposition, record.key, decision.reason)
-
-
-async def observe_content(
-    tx: IngestTx,
-    key: str,
-    content: Content,
-    config: IngestConfig,
-    *,
-    job_alive: bool = True,
-    retry_failed: bool = False,
-) -> EventDecision:
-    """Content seen under `key` (event, rescan, a worker's HEAD): queue it unless known.
-
-    A failed object is queued again unless the file was to blame; `retry_failed` queues it
-    in any case (the CLI's `--retry-failed`).
-    """
-    row, _ = await tx.lock_or_create_object(
-        bucket=config.bucket,
-        key=key,
-        source=object_source(config.bucket, key),
-        owner=owner_of(key, config.namespace_prefix),
-    )
-    state = None if row.status is Status.RECEIVED and row.etag is None else row.state
-    final = not retry_failed and row.failure_kind in rules.FINAL_KINDS
-    decision = rules.decide_content(
-        state,
-        content.etag,
-        content.version_id,
-        failure_was_final=final,
-        job_alive=job_alive,
-        outside_its_job=members.outside_its_job(row),
-    )
-    if decision.enqueue:
-        await tx.queue_analysis(row, content, new_content=state is None)
-    return decision
-
-
-async def _record_removal(tx: IngestTx, event: ObjectEvent, config: IngestConfig) -> EventDecision:
-    row, _ = await tx.lock_or_create_object(
-        bucket=config.bucket,
-        key=event.key,
-        source=object_source(config.bucket, event.key),
-        owner=owner_of(event.key, config.namespace_prefix),
-    )
-    decision = rules.decide_removal(row.state, event.version_id)
-    if decision.disposition is Disposition.REMOVED:
-        await tx.queue_removal(row)
-    return decision
-
-
-# --- the worker's side -------------------------------------------------------------------------
 
 
 @dataclass
@@ -242,18 +108,25 @@ async def analyse_object(deps: WorkerDeps, key: str, *, job_attempt: int) -> Tas
         metadata = getattr(info, "metadata", None)
         benchmark, work = members.upload_benchmark(metadata), members.upload_work(metadata)
         return await _finish_member(deps, row, content, job, benchmark, problem, work=work)
-    status = Status.OK if outcome.status == "ok" else Status.FAILED
+    return await _record_analysis(deps, row, content, outcome)
+
+
+async def _record_analysis(
+    deps: WorkerDeps, row: ObjectRow, content: Content, analysis
+) -> TaskResult:
+    """Record the runner's `JobAnalysisResult` of the object; TerminalError when it failed."""
+    status = Status.OK if analysis.status == "ok" else Status.FAILED
     kind = None
     if status is Status.FAILED:
-        kind = FailureKind(outcome.failure_kind or FailureKind.FILE)
-    recorded = await _finish(deps, row, content, status, outcome.error, kind)
+        kind = FailureKind(analysis.failure_kind or FailureKind.FILE)
+    recorded = await _finish(deps, row, content, status, analysis.error, kind)
     if status is Status.FAILED:
-        raise TerminalError(outcome.error or "analysis failed")
+        raise TerminalError(analysis.error or "analysis failed")
     if not recorded:
         return TaskResult(
-            TaskOutcome.SUPERSEDED, f"analysed {etag}; a newer job records the status"
+            TaskOutcome.SUPERSEDED, f"analysed {content.etag}; a newer job records the status"
         )
-    return TaskResult(TaskOutcome.OK, f"analysed {etag}")
+    return TaskResult(TaskOutcome.OK, f"analysed {content.etag}")
 
 
 async def _start(deps: WorkerDeps, key: str, *, job_attempt: int):
@@ -320,7 +193,7 @@ async def _analyse_within_budget(deps: WorkerDeps, row: ObjectRow, path: Path, e
 
 
 class _TimedOut(TransientError):
-    """RecordedEvent already (`note_timeout`); the job is retried."""
+    """The timeout is recorded already (`note_timeout`); the job is retried."""
 
 
 def object_label(row: ObjectRow) -> str:

@@ -192,6 +192,24 @@ def build_table(
         if length:
             _reject_swapped_times(int(elapsed_s[offset]), int(epoch_s[offset]), ds, file_label)
         offset = end
+    rank_column = None
+    if ranks is not None:
+        rank_column = np.repeat(np.asarray(ranks, dtype=np.int32), lengths)
+    return _contract_table(step, node, elapsed_s, epoch_s, rank_column, values, null_masks)
+
+
+def _contract_table(
+    step: str,
+    node: str,
+    elapsed_s: np.ndarray,
+    epoch_s: np.ndarray,
+    rank: np.ndarray | None,
+    values: dict[str, np.ndarray],
+    null_masks: dict[str, np.ndarray],
+) -> pa.Table:
+    """The contract's column order: step, node, elapsed_s, epoch_s, rank (when given), then
+    the series' columns (null where `null_masks` says so)."""
+    total = len(elapsed_s)
     arrays = [
         pa.repeat(pa.scalar(step, pa.string()), total),
         pa.repeat(pa.scalar(node, pa.string()), total),
@@ -199,12 +217,12 @@ def build_table(
         pa.array(epoch_s),
     ]
     names = ["step", "node", "elapsed_s", "epoch_s"]
-    if ranks is not None:
-        arrays.append(pa.array(np.repeat(np.asarray(ranks, dtype=np.int32), lengths)))
+    if rank is not None:
+        arrays.append(pa.array(rank))
         names.append("rank")
-    for c in columns:
-        arrays.append(pa.array(values[c.column], mask=null_masks.get(c.column)))
-        names.append(c.column)
+    for column, column_values in values.items():
+        arrays.append(pa.array(column_values, mask=null_masks.get(column)))
+        names.append(column)
     return pa.Table.from_arrays(arrays, names=names)
 
 

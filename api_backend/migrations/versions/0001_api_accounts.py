@@ -21,6 +21,15 @@ def _ts(name: str, nullable: bool = False) -> sa.Column:
 
 
 def upgrade() -> None:
+    _create_users()
+    _create_sessions()
+    _create_refresh_tokens()
+    _create_audit_events()
+    _create_auth_attempts()
+
+
+def _create_users() -> None:
+    """Accounts: a random public id (the owner's namespace) and a unique username."""
     op.create_table(
         "api_users",
         sa.Column("id", BigId, primary_key=True, autoincrement=True),
@@ -34,6 +43,10 @@ def upgrade() -> None:
         sa.UniqueConstraint("public_id", name="uq_api_users_public_id"),
         sa.UniqueConstraint("username", name="uq_api_users_username"),
     )
+
+
+def _create_sessions() -> None:
+    """Login sessions of a user, with their expiry and revocation."""
     op.create_table(
         "api_sessions",
         sa.Column("id", sa.String(32), nullable=False),
@@ -54,6 +67,10 @@ def upgrade() -> None:
     )
     op.create_index("ix_api_sessions_user_id", "api_sessions", ["user_id"])
     op.create_index("ix_api_sessions_revoked_at", "api_sessions", ["revoked_at"])
+
+
+def _create_refresh_tokens() -> None:
+    """Refresh tokens of a session, stored as hashes, with when each was used."""
     op.create_table(
         "api_refresh_tokens",
         sa.Column("id", BigId, primary_key=True, autoincrement=True),
@@ -72,6 +89,10 @@ def upgrade() -> None:
         ),
     )
     op.create_index("ix_api_refresh_tokens_session_id", "api_refresh_tokens", ["session_id"])
+
+
+def _create_audit_events() -> None:
+    """The audit log: the event, its user, the client address and details, by time."""
     op.create_table(
         "api_audit_events",
         sa.Column("id", BigId, primary_key=True, autoincrement=True),
@@ -91,6 +112,11 @@ def upgrade() -> None:
     op.create_index("ix_api_audit_events_created_at", "api_audit_events", ["created_at"])
     op.create_index("ix_api_audit_events_event", "api_audit_events", ["event"])
     op.create_index("ix_api_audit_events_user_id", "api_audit_events", ["user_id"])
+
+
+def _create_auth_attempts() -> None:
+    """The ledger of login and registration attempts (by account and by address) the
+    throttle reads."""
     op.create_table(
         "api_auth_attempts",
         sa.Column("id", BigId, primary_key=True, autoincrement=True),
