@@ -7,12 +7,15 @@ the others. Only when no file is usable does the job fail.
 
 from __future__ import annotations
 
+import errno
+import resource
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pyarrow as pa
 
 from analysis_module.app.job_work import LikwidRead, job_work_columns, read_likwid
+from analysis_module.pipeline_core.errors import ConfigurationError
 from analysis_module.pipeline_core.job_files import parse_file_name, split_source
 from analysis_module.pipeline_core.records import files_table
 from analysis_module.processing import (
@@ -91,10 +94,16 @@ class JobFiles:
         return named
 
     def open_all(self) -> None:
+        """Every file opened and checked against its name; ConfigurationError (all closed
+        again) when the process runs out of file descriptors, which is no file's fault."""
         for index, item in enumerate(self.job.files):
             try:
                 profile = open_profile(item.path, self.limits)
             except (ProfileError, OSError) as exc:
+                if _out_of_descriptors(exc):
+                    self.close()
+                    self.opened.clear()
+                    raise ConfigurationError(self._descriptor_limit_reason()) from exc
                 self.errors[index] = (one_line(exc, self.hide), "file")
                 continue
             parsed = self.parsed[index]
@@ -111,6 +120,14 @@ class JobFiles:
                 self.errors[index] = (one_line(exc, self.hide), "file")
                 continue
             self.opened[index] = profile
+
+    def _descriptor_limit_reason(self) -> str:
+        soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+        return (
+            f"too many open files: the job has {len(self.job.files)} files and this process "
+            f"may hold {soft} open at once; raise the open-files limit (ulimit -n, "
+            "LimitNOFILE= of a systemd unit, the container's nofile) and analyse the job again"
+        )
 
     def fail_all(self, reason: str, kind: str) -> None:
         for index in range(len(self.job.files)):
@@ -244,3 +261,16 @@ class JobFiles:
 
 def _cap(text: str) -> str:
     return text if len(text) <= FILE_NOTE_CHARS else text[: FILE_NOTE_CHARS - 3] + "..."
+
+
+def _out_of_descriptors(exc: BaseException) -> bool:
+    """EMFILE or ENFILE, raised as it is or inside HDF5's message (`errno = 24`)."""
+    for _ in range(8):  # a chain of causes, bounded
+        if exc is None:
+            return False
+        if isinstance(exc, OSError) and exc.errno in (errno.EMFILE, errno.ENFILE):
+            return True
+        if "Too many open files" in str(exc):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False

@@ -189,7 +189,10 @@ class Runner:
             files.fail_all(problem, CONFIG)
             return self._failed(files, problem, CONFIG)
         try:
-            files.open_all()
+            try:
+                files.open_all()
+            except ConfigurationError as exc:
+                return self._failed(files, _reason(exc, files.hide), CONFIG)
             try:
                 return self._analyse_files(files)
             finally:

@@ -50,3 +50,29 @@ def test_the_soft_limit_is_raised_to_the_hard_one():
         assert now == hard or hard == resource.RLIM_INFINITY
     finally:
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def with_hard_limit() -> None:
+    resource.setrlimit(resource.RLIMIT_NOFILE, (SOFT_LIMIT, SOFT_LIMIT))
+
+
+def test_a_job_over_the_hard_limit_fails_with_the_limit_named_and_blames_no_file(tmp_path):
+    job = synthetic_job("78", n_nodes=60, step_s=60, tasks_per_node=1)
+    paths = job.write_node_steps(tmp_path / "run")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("POSTGRES_", "MINIO_"))}
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "analysis_module" / "duckdb_analysis.py"),
+         "-s", str(tmp_path / "run"), "--db", "o.duckdb", "--json"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
+        preexec_fn=with_hard_limit,
+    )  # fmt: skip
+    assert result.returncode == 1, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr
+    (record,) = map(json.loads, result.stdout.splitlines())
+    assert record["status"] == "failed"
+    assert record["error"].startswith(
+        f"too many open files: the job has {len(paths)} files and this process may hold "
+        f"{SOFT_LIMIT} open at once; raise the open-files limit"
+    )
+    assert {f["status"] for f in record["files"]} == {"failed"}
+    assert {f["error"] for f in record["files"]} == {record["error"]}  # not the files' fault
