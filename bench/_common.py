@@ -106,3 +106,21 @@ def top_functions(prof: Path, limit: int) -> list[str]:
         where = file.replace(str(REPO) + "/", "").split("site-packages/")[-1]
         lines.append(f"{own_s:8.3f} {cum_s:8.3f} {calls:>9}  {where}:{line}({func})")
     return lines
+
+
+def make_runner(kind: str, db_file: Path, pg_db: str | None):
+    """A runner writing to the fresh DuckDB file ``db_file`` or PostgreSQL database ``pg_db``."""
+    from analysis_module.app.runner import FactorOptions, build_runner
+    from analysis_module.migrate import upgrade_database
+    from analysis_module.settings import AnalysisSettings
+    from tests.support.postgres import server
+
+    if kind == "ours-pg":
+        pg = server()
+        target = {"POSTGRES_HOST": pg.host, "POSTGRES_PORT": pg.port, "POSTGRES_USER": pg.user}
+        target |= {"POSTGRES_PASSWORD": pg.password, "POSTGRES_DB": pg_db}
+        upgrade_database(AnalysisSettings(**target).postgres_dsn())
+    else:
+        target = {"POSTGRES_HOST": None, "DUCKDB_PATH": db_file}
+    factors = FactorOptions(flat_price_eur_per_kwh=0.25, carbon_g_per_kwh=400.0)
+    return build_runner(AnalysisSettings(**target), factor_options=factors)

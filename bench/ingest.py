@@ -29,6 +29,7 @@ import h5py
 from analysis_module.processing import open_profile
 from bench._common import (
     REPO,
+    make_runner,
     peak_rss_mb,
     run_json_child,
     series_datasets,
@@ -113,24 +114,6 @@ def wide_join(tables: list[tuple[str, dict[str, list]]]) -> dict[str, list]:
                 column[row] = value
             wide[f"{name}/{field}"] = column
     return wide
-
-
-def make_runner(kind: str, db_file: Path, pg_db: str | None):
-    """A runner writing to the fresh DuckDB file ``db_file`` or PostgreSQL database ``pg_db``."""
-    from analysis_module.app.runner import FactorOptions, build_runner
-    from analysis_module.migrate import upgrade_database
-    from analysis_module.settings import AnalysisSettings
-    from tests.support.postgres import server
-
-    if kind == "ours-pg":
-        pg = server()
-        target = {"POSTGRES_HOST": pg.host, "POSTGRES_PORT": pg.port, "POSTGRES_USER": pg.user}
-        target |= {"POSTGRES_PASSWORD": pg.password, "POSTGRES_DB": pg_db}
-        upgrade_database(AnalysisSettings(**target).postgres_dsn())
-    else:
-        target = {"POSTGRES_HOST": None, "DUCKDB_PATH": db_file}
-    factors = FactorOptions(flat_price_eur_per_kwh=0.25, carbon_g_per_kwh=400.0)
-    return build_runner(AnalysisSettings(**target), factor_options=factors)
 
 
 def analyse(runner, path: Path) -> dict:

@@ -34,7 +34,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._common import REPO, START_EPOCH, peak_rss_mb, run_json_child
+from bench._common import REPO, START_EPOCH, make_runner, peak_rss_mb, run_json_child
 
 SHAPES = {"10min-1Hz": 600, "100x1s": 100}
 VARIANTS = ("h5py-plain", "ours-duckdb", "ours-pg")
@@ -73,29 +73,12 @@ def plain_read(paths: list[Path]) -> None:
             h5.visititems(read)
 
 
-def runner_for(kind: str, folder: Path, pg_db: str | None):
-    from analysis_module.app.runner import FactorOptions, build_runner
-    from analysis_module.migrate import upgrade_database
-    from analysis_module.settings import AnalysisSettings
-    from tests.support.postgres import server
-
-    if kind == "ours-pg":
-        pg = server()
-        target = {"POSTGRES_HOST": pg.host, "POSTGRES_PORT": pg.port, "POSTGRES_USER": pg.user}
-        target |= {"POSTGRES_PASSWORD": pg.password, "POSTGRES_DB": pg_db}
-        upgrade_database(AnalysisSettings(**target).postgres_dsn())
-    else:
-        db_file = folder / f"bench-{os.getpid()}.duckdb"
-        target = {"POSTGRES_HOST": None, "DUCKDB_PATH": db_file}
-    factors = FactorOptions(flat_price_eur_per_kwh=0.25, carbon_g_per_kwh=400.0)
-    return build_runner(AnalysisSettings(**target), factor_options=factors)
-
-
 def measure(kind: str, folder: Path, count: int, pg_db: str | None) -> dict:
     """One variant over the batch, in this fresh process."""
     paths = sorted(folder.glob("job_*.h5"))[:count]
     started = time.perf_counter()
-    runner = runner_for(kind, folder, pg_db) if kind != "h5py-plain" else None
+    db_file = folder / f"bench-{os.getpid()}.duckdb"
+    runner = make_runner(kind, db_file, pg_db) if kind != "h5py-plain" else None
     setup_s = time.perf_counter() - started
     t0 = time.perf_counter()
     if runner is None:

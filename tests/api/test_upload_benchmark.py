@@ -34,25 +34,37 @@ def test_presigned_put_carries_the_benchmark_and_the_store_holds_it_to_it(
     assert head["Metadata"] == {"benchmark-name": "hpl-2026.1"}
 
 
-def test_post_policy_pins_the_benchmark(client, account, s3_endpoint, api_bucket):
+@pytest.mark.parametrize(
+    ("field", "value", "header", "other"),
+    [
+        ("benchmark_name", "stream_v2", HEADER, "other"),
+        ("work", "GB/s=180", "x-amz-meta-work", "GB/s=999"),
+    ],
+)
+def test_post_policy_pins_the_field(
+    client, account, s3_endpoint, api_bucket, field, value, header, other
+):
+    """A benchmark name or a figure of merit: the policy pins it, the store holds the upload
+    to it, and the object carries it (and nothing it was not given)."""
     answer = client.post(
         "/storage/presign/post",
         params={"object_name": "run2/job_7.h5"},
-        json={"benchmark_name": "stream_v2"},
+        json={field: value},
         headers=account.headers,
     )
     assert answer.status_code == 200, answer.text
     fields = answer.json()["fields"]
-    assert fields[HEADER] == "stream_v2"
-    assert {HEADER: "stream_v2"} in decode_policy(fields)["conditions"]
+    assert fields[header] == value
+    assert not ({HEADER, "x-amz-meta-work"} - {header}) & set(fields)
+    assert {header: value} in decode_policy(fields)["conditions"]
     url = answer.json()["url"]
 
-    changed = httpx.post(url, data={**fields, HEADER: "other"}, files={"file": ("f", b"abc")})
+    changed = httpx.post(url, data={**fields, header: other}, files={"file": ("f", b"abc")})
     assert changed.status_code == 403, changed.text
     posted = httpx.post(url, data=fields, files={"file": ("f", b"abc")})
     assert posted.status_code in (200, 204), posted.text
     head = s3_endpoint.client().head_object(Bucket=api_bucket, Key=fields["key"])
-    assert head["Metadata"] == {"benchmark-name": "stream_v2"}
+    assert head["Metadata"] == {header.removeprefix("x-amz-meta-"): value}
 
 
 def test_without_a_body_nothing_extra_is_signed(client, account):

@@ -6,8 +6,6 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from .sigv4_check import decode_policy
-
 HEADER = "x-amz-meta-work"
 BENCHMARK = "x-amz-meta-benchmark-name"
 
@@ -45,27 +43,6 @@ def test_the_work_is_signed_without_spaces_around_unit_and_value(client, account
     )
     assert answer.status_code == 200, answer.text
     assert answer.json()["headers"] == {HEADER: "GB/s=180"}
-
-
-def test_post_policy_pins_the_work(client, account, s3_endpoint, api_bucket):
-    answer = client.post(
-        "/storage/presign/post",
-        params={"object_name": "stream/job_7.h5"},
-        json={"work": "GB/s=180"},
-        headers=account.headers,
-    )
-    assert answer.status_code == 200, answer.text
-    fields = answer.json()["fields"]
-    assert fields[HEADER] == "GB/s=180" and BENCHMARK not in fields
-    assert {HEADER: "GB/s=180"} in decode_policy(fields)["conditions"]
-    url = answer.json()["url"]
-
-    changed = httpx.post(url, data={**fields, HEADER: "GB/s=999"}, files={"file": ("f", b"x")})
-    assert changed.status_code == 403, changed.text
-    posted = httpx.post(url, data=fields, files={"file": ("f", b"abc")})
-    assert posted.status_code in (200, 204), posted.text
-    head = s3_endpoint.client().head_object(Bucket=api_bucket, Key=fields["key"])
-    assert head["Metadata"] == {"work": "GB/s=180"}
 
 
 def test_a_null_work_signs_nothing(client, account):
