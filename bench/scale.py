@@ -14,6 +14,7 @@ filled database and against an empty one, and prints the analysis time (setup: s
 connection and migrations, timed apart) and the process's peak memory side by side.
 
     .venv/bin/python bench/scale.py [--jobs 20000] [--leftover 20000] [--repeat 3]
+                                    [--attach-probe]
 
 Target: the filled database within 1.2x the empty one's time and +50 MB of its peak memory.
 Needs the PostgreSQL the tests use (scripts/ensure-postgres.sh); the databases are dropped.
@@ -84,6 +85,50 @@ def fill(dsn: str, jobs: int, leftover: int) -> float:
         con.execute("ANALYZE job_summary")
         con.execute("ANALYZE job_step_node")
     return time.perf_counter() - started
+
+
+PROBE_SCHEMA = "bench_probe"
+PROBE_ROWS = 600
+
+
+def attach_probe(dsn: str, repeat: int) -> dict[str, float]:
+    """One small job's samples written through DuckDB's postgres extension, its catalog cache
+    cleared first as the sink does once per job: through an attachment of the whole database,
+    and through one limited to a schema holding only the written table. Best of `repeat`."""
+    import psycopg
+    import pyarrow as pa
+
+    from analysis_module.connectors.duckdb_postgres import attach_postgres
+
+    with psycopg.connect(dsn, autocommit=True) as con:
+        con.execute(f"CREATE SCHEMA {PROBE_SCHEMA}")
+        con.execute(
+            f"CREATE TABLE {PROBE_SCHEMA}.samples (source text, step text, node text, "
+            "time timestamptz, power_w double precision)"
+        )
+    start_us = START_EPOCH * 1_000_000
+    rows = pa.table({
+        "source": ["probe"] * PROBE_ROWS, "step": ["0"] * PROBE_ROWS,
+        "node": ["node000"] * PROBE_ROWS,
+        "time": pa.array([start_us + i * 1_000_000 for i in range(PROBE_ROWS)],
+                         pa.timestamp("us", tz="UTC")),
+        "power_w": [150.0] * PROBE_ROWS,
+    })  # fmt: skip
+    best = {}
+    for label, schema in (("whole database", None), (f"schema {PROBE_SCHEMA} only", PROBE_SCHEMA)):
+        con = attach_postgres(dsn, memory_limit="512MB", schema=schema)
+        times = []
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            con.execute("CALL pg_clear_cache()")
+            con.execute("BEGIN TRANSACTION")
+            con.execute(f"DELETE FROM pg.{PROBE_SCHEMA}.samples WHERE source = 'probe'")  # noqa: S608
+            con.from_arrow(rows).insert_into(f"pg.{PROBE_SCHEMA}.samples")
+            con.execute("COMMIT")
+            times.append(time.perf_counter() - t0)
+        con.close()
+        best[label] = min(times)
+    return best
 
 
 def small_file(workdir: Path, run: int) -> Path:
@@ -173,6 +218,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--repeat", type=int, default=3, help="fresh processes per database")
     parser.add_argument("--workdir", type=Path, default=REPO / "bench" / "out" / "scale")
     parser.add_argument("--timeout", type=float, default=600, help="seconds per child process")
+    parser.add_argument(
+        "--attach-probe",
+        action="store_true",
+        help="also time a write through a whole-database and a one-schema attachment",
+    )
     parser.add_argument("--measure", nargs=2, metavar=("FILE", "DB"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     for name in ("jobs", "leftover", "repeat"):
@@ -198,10 +248,16 @@ def main(argv: list[str] | None = None) -> None:
         fill_s = fill(filled_db.dsn, args.jobs, args.leftover)
         empty = runs_on(empty_db.dbname, args.workdir, args.repeat, args.timeout)
         filled = runs_on(filled_db.dbname, args.workdir, args.repeat, args.timeout)
+        probe = attach_probe(filled_db.dsn, args.repeat) if args.attach_probe else {}
     finally:
         postgres.drop_database(empty_db)
         postgres.drop_database(filled_db)
     print_report(empty, filled, args, fill_s)
+    if probe:
+        print(f"\nWriting {PROBE_ROWS} samples into the filled database, catalog cache cleared "
+              f"(best of {args.repeat}):")  # fmt: skip
+        for label, seconds in probe.items():
+            print(f"  attached {label:<28} {seconds:6.3f} s")
 
 
 if __name__ == "__main__":

@@ -37,9 +37,12 @@ def _sql_literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def attach_postgres(dsn: str, *, memory_limit: str) -> duckdb.DuckDBPyConnection:
-    """A DuckDB connection with PostgreSQL at `dsn` attached as `pg`; TransientError when the
-    server cannot be reached."""
+def attach_postgres(
+    dsn: str, *, memory_limit: str, schema: str | None = None
+) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection with PostgreSQL at `dsn` attached as `pg` (only `schema`, when
+    given: DuckDB then never loads the catalog of the others); TransientError when the server
+    cannot be reached."""
     con = duckdb.connect(
         ":memory:",
         config={
@@ -55,7 +58,8 @@ def attach_postgres(dsn: str, *, memory_limit: str) -> duckdb.DuckDBPyConnection
         con.execute(f"INSTALL {_sql_literal(str(postgres_extension_file()))}")
     con.execute("LOAD postgres")
     try:  # ATTACH takes no bound parameters: the DSN goes in as a quoted literal
-        con.execute(f"ATTACH {_sql_literal(dsn)} AS pg (TYPE postgres)")
+        only = f", SCHEMA {_sql_literal(schema)}" if schema else ""
+        con.execute(f"ATTACH {_sql_literal(dsn)} AS pg (TYPE postgres{only})")
     except (duckdb.IOException, duckdb.ConnectionException) as exc:
         raise TransientError(f"PostgreSQL unreachable: {one_line(exc, max_chars=500)}") from exc
     return con
