@@ -17,6 +17,16 @@ from tests.support.job_split import synthetic_job
 SOFT_LIMIT = 100  # below the job's 121 files
 
 
+def analyse_under_limit(folder, cwd, limit) -> subprocess.CompletedProcess:
+    """The batch CLI on `folder`, started with the open-files limit `limit` sets."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("POSTGRES_", "MINIO_"))}
+    return subprocess.run(
+        [sys.executable, str(ROOT / "analysis_module" / "duckdb_analysis.py"),
+         "-s", str(folder), "--db", "o.duckdb", "--json"],
+        cwd=cwd, env=env, capture_output=True, text=True, timeout=300, preexec_fn=limit,
+    )  # fmt: skip
+
+
 def with_soft_limit() -> None:
     hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
     resource.setrlimit(resource.RLIMIT_NOFILE, (SOFT_LIMIT, hard))
@@ -28,13 +38,7 @@ def test_a_job_of_more_files_than_the_soft_limit_is_analysed_whole(tmp_path):
     job = synthetic_job("77", n_nodes=60, step_s=60, tasks_per_node=1)
     paths = job.write_node_steps(tmp_path / "run")
     assert len(paths) > SOFT_LIMIT
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("POSTGRES_", "MINIO_"))}
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "analysis_module" / "duckdb_analysis.py"),
-         "-s", str(tmp_path / "run"), "--db", "o.duckdb", "--json"],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
-        preexec_fn=with_soft_limit,
-    )  # fmt: skip
+    result = analyse_under_limit(tmp_path / "run", tmp_path, with_soft_limit)
     assert result.returncode == 0, result.stderr[-2000:]
     (record,) = map(json.loads, result.stdout.splitlines())
     assert record["n_files"] == len(paths) and record["n_files_failed"] == 0
@@ -59,13 +63,7 @@ def with_hard_limit() -> None:
 def test_a_job_over_the_hard_limit_fails_with_the_limit_named_and_blames_no_file(tmp_path):
     job = synthetic_job("78", n_nodes=60, step_s=60, tasks_per_node=1)
     paths = job.write_node_steps(tmp_path / "run")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("POSTGRES_", "MINIO_"))}
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "analysis_module" / "duckdb_analysis.py"),
-         "-s", str(tmp_path / "run"), "--db", "o.duckdb", "--json"],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
-        preexec_fn=with_hard_limit,
-    )  # fmt: skip
+    result = analyse_under_limit(tmp_path / "run", tmp_path, with_hard_limit)
     assert result.returncode == 1, result.stderr[-2000:]
     assert "Traceback" not in result.stderr
     (record,) = map(json.loads, result.stdout.splitlines())
