@@ -4,23 +4,20 @@ a role with only the grants of deploy/grafana/grafana-reader.sql."""
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime
 
 import pytest
 
-from tests.conftest import apply_migrations
 from tests.deploy import grafana_sql
 from tests.deploy.test_dashboards import (
     DASHBOARDS,
     Results,
-    _apply_reader_grants,
     _check_shape,
     _render,
     _targets,
     _variables,
+    results_as_reader,
 )
-from tests.support import postgres
 from tests.support.benchmark_runs import insert, runs
 
 ME, YOU = "user-me", "user-you"
@@ -31,21 +28,12 @@ KWH = 3.6e6
 
 @pytest.fixture(scope="module")
 def results():
-    db = postgres.create_database("bs_grafana_bench")
-    reader = f"grafana_reader_{uuid.uuid4().hex[:8]}"
-    try:
-        apply_migrations(db)
+    def fill(db) -> None:
         with db.connect() as conn:
             insert(conn, runs(ME, YOU), "%s")
-            conn.execute(f'CREATE ROLE "{reader}" NOLOGIN')
-        _apply_reader_grants(db, reader)
-        with db.connect() as conn:
-            conn.execute(f'SET ROLE "{reader}"')
-            yield Results(db, reader, conn)
-    finally:
-        postgres.drop_database(db)
-        with postgres.server().connect() as conn:
-            conn.execute(f'DROP ROLE IF EXISTS "{reader}"')
+
+    with results_as_reader("bs_grafana_bench", fill) as found:
+        yield found
 
 
 def _panel(results: Results, title: str, owners: list[str], benchmark: str = "hpl"):

@@ -11,12 +11,14 @@ owner names them); job_files rows are the pipeline's own.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import shutil
 import subprocess
 import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -113,16 +115,18 @@ def _apply_reader_grants(db: postgres.PgDatabase, reader: str) -> None:
     )
 
 
-@pytest.fixture(scope="module")
-def results(tmp_path_factory):
-    db = postgres.create_database("bs_grafana")
+@contextlib.contextmanager
+def results_as_reader(
+    prefix: str, fill: Callable[[postgres.PgDatabase], None]
+) -> Iterator[Results]:
+    """A migrated database that `fill` writes into, read as a role with only the grants of
+    grafana-reader.sql; database and role are dropped afterwards."""
+    db = postgres.create_database(prefix)
     reader = f"grafana_reader_{uuid.uuid4().hex[:8]}"
     try:
         apply_migrations(db)
-        outcomes = _analyse_samples(db, tmp_path_factory.mktemp("profiles"))
-        assert [o.status for o in outcomes].count("failed") == 1, outcomes
+        fill(db)
         with db.connect() as conn:
-            _name_benchmarks(conn)
             conn.execute(f'CREATE ROLE "{reader}" NOLOGIN')
         _apply_reader_grants(db, reader)
         with db.connect() as conn:
@@ -132,6 +136,18 @@ def results(tmp_path_factory):
         postgres.drop_database(db)
         with postgres.server().connect() as conn:
             conn.execute(f'DROP ROLE IF EXISTS "{reader}"')
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory):
+    def fill(db: postgres.PgDatabase) -> None:
+        outcomes = _analyse_samples(db, tmp_path_factory.mktemp("profiles"))
+        assert [o.status for o in outcomes].count("failed") == 1, outcomes
+        with db.connect() as conn:
+            _name_benchmarks(conn)
+
+    with results_as_reader("bs_grafana", fill) as found:
+        yield found
 
 
 def _targets(dashboard: dict):

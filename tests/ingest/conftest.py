@@ -86,6 +86,31 @@ def running(process: PythonProcess) -> Iterator[PythonProcess]:
         process.stop()
 
 
+JOB_QUIET_S = "3"  # INGEST_JOB_QUIET_S of the job-arrival tests
+
+
+@contextlib.contextmanager
+def job_pipeline(
+    db: PgDatabase, s3_endpoint, name: str, *, suffix: tuple[str, ...] = (".h5",)
+) -> Iterator[str]:
+    """A new bucket whose creations and removals (of objects ending in `suffix`) the gateway
+    pushes to a running listener, and a worker; jobs are analysed JOB_QUIET_S after their last
+    file, by the left rule. Yields the bucket."""
+    bucket = s3_endpoint.new_bucket(name)
+    env = service_env(
+        db, s3_endpoint, bucket, INGEST_JOB_QUIET_S=JOB_QUIET_S, INTEGRATION_RULE="left"
+    )
+    with running(listener_process(env)) as listener, running(worker_process(env)):
+        s3_endpoint.notify(
+            bucket,
+            listener.base_url + "/ceph-event",
+            opaque_data=TOKEN,
+            suffix=suffix,
+            events=("s3:ObjectCreated:*", "s3:ObjectRemoved:*"),
+        )
+        yield bucket
+
+
 def listener_process(env: dict[str, str]) -> AppProcess:
     return AppProcess(LISTENER_APP, env)
 

@@ -7,11 +7,10 @@ import uuid
 
 import pytest
 
-from tests.ingest.conftest import listener_process, running, service_env, worker_process
-from tests.ingest.support import EXAMPLES, TOKEN, fetch_all, object_row, summary_row, wait_until
+from tests.ingest.conftest import job_pipeline
+from tests.ingest.support import EXAMPLES, fetch_all, object_row, summary_row, wait_until
 from tests.support.slurm_synth import write_node_step_job
 
-QUIET_S = "3"
 NODE_STEP = EXAMPLES / "nodestep"
 JOB_5_FILES = ("5_0_vm.h5", "5_1_vm.h5", "5_batch_vm.h5")
 JOB_5_ENERGY_J = 3150.0  # the node's true energy over the job, by the left rule (pipeline_core)
@@ -22,17 +21,7 @@ JOB_TASK = "ingest:analyse_job"
 @pytest.fixture(scope="module")
 def services(module_db, s3_endpoint):
     """Listener and worker on a bucket whose creations and removals the gateway pushes."""
-    bucket = s3_endpoint.new_bucket("jobs")
-    env = service_env(
-        module_db, s3_endpoint, bucket, INGEST_JOB_QUIET_S=QUIET_S, INTEGRATION_RULE="left"
-    )
-    with running(listener_process(env)) as listener, running(worker_process(env)):
-        s3_endpoint.notify(
-            bucket,
-            listener.base_url + "/ceph-event",
-            opaque_data=TOKEN,
-            events=("s3:ObjectCreated:*", "s3:ObjectRemoved:*"),
-        )
+    with job_pipeline(module_db, s3_endpoint, "jobs") as bucket:
         yield bucket
 
 

@@ -8,11 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.ingest.conftest import listener_process, running, service_env, worker_process
-from tests.ingest.support import TOKEN, object_row, summary_row, wait_until
+from tests.ingest.conftest import job_pipeline
+from tests.ingest.support import object_row, summary_row, wait_until
 from tests.ingest.test_job_arrivals import (
     JOB_5_ENERGY_J,
-    QUIET_S,
     job_file_statuses,
     pending,
     put,
@@ -27,18 +26,7 @@ CSV_NAME = "mybench/job_5/flops_5.csv"  # the origin's client's layout
 
 @pytest.fixture(scope="module")
 def services(module_db, s3_endpoint):
-    bucket = s3_endpoint.new_bucket("likwid")
-    env = service_env(
-        module_db, s3_endpoint, bucket, INGEST_JOB_QUIET_S=QUIET_S, INTEGRATION_RULE="left"
-    )
-    with running(listener_process(env)) as listener, running(worker_process(env)):
-        s3_endpoint.notify(
-            bucket,
-            listener.base_url + "/ceph-event",
-            opaque_data=TOKEN,
-            suffix=(".h5", ".csv"),
-            events=("s3:ObjectCreated:*", "s3:ObjectRemoved:*"),
-        )
+    with job_pipeline(module_db, s3_endpoint, "likwid", suffix=(".h5", ".csv")) as bucket:
         yield bucket
 
 

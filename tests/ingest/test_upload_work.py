@@ -11,13 +11,12 @@ import pytest
 
 from analysis_module.app.ingest_setup import rescan
 from tests.api.conftest import API_UVICORN_ARGS, api_env, register
-from tests.ingest.conftest import listener_process, running, service_env, worker_process
-from tests.ingest.support import TOKEN, object_row
+from tests.ingest.conftest import job_pipeline, running, service_env, worker_process
+from tests.ingest.support import object_row
 from tests.ingest.test_job_arrivals import (
     JOB_5_ENERGY_J,
     JOB_5_FILES,
     NODE_STEP,
-    QUIET_S,
     settled,
 )
 from tests.ingest.test_rescan import settings_for
@@ -29,23 +28,14 @@ GFLOP = 5000.0
 @pytest.fixture(scope="module")
 def services(module_db, s3_endpoint):
     """The API, the listener and a worker on one bucket whose creations the gateway pushes."""
-    bucket = s3_endpoint.new_bucket("work")
-    env = service_env(
-        module_db, s3_endpoint, bucket, INGEST_JOB_QUIET_S=QUIET_S, INTEGRATION_RULE="left"
-    )
-    api = AppProcess(
-        "api_backend.main:app",
-        api_env(module_db, s3_endpoint, bucket),
-        extra_args=API_UVICORN_ARGS,
-    )
-    with running(listener_process(env)) as listener, running(worker_process(env)), api:
-        s3_endpoint.notify(
-            bucket,
-            listener.base_url + "/ceph-event",
-            opaque_data=TOKEN,
-            events=("s3:ObjectCreated:*", "s3:ObjectRemoved:*"),
+    with job_pipeline(module_db, s3_endpoint, "work") as bucket:
+        api = AppProcess(
+            "api_backend.main:app",
+            api_env(module_db, s3_endpoint, bucket),
+            extra_args=API_UVICORN_ARGS,
         )
-        yield bucket, api.base_url
+        with api:
+            yield bucket, api.base_url
 
 
 def upload_through_the_api(http: httpx.Client, account, name: str, body: dict) -> str:
