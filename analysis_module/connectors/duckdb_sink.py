@@ -1,9 +1,15 @@
 """Result sinks on DuckDB: a local DuckDB file, or PostgreSQL through DuckDB's postgres extension.
 
-Both run the same SQL; only the qualified table prefix differs (`main.` or `pg.public.`). A job is
-written in one transaction: the job table's old rows are deleted and the new ones inserted, and
-the summary row replaced, then committed at once. Readers (Grafana, the API) keep seeing the
-previous results until the commit and never an empty or half-written table.
+Both run the same SQL; only the qualified table prefix differs (`main.` or `pg.results.`).
+Every job's samples go to one table, `job_samples`, keyed by the job's table name; readers see
+one job as the view `job_<jobid>` (in `public` on PostgreSQL, docs/results-layout.md). A job is
+written in one transaction: its old samples are deleted and the new ones inserted, the summary
+row replaced and the view published, then committed at once. Readers (Grafana, the API) keep
+seeing the previous results until the commit and never an empty or half-written job.
+
+On PostgreSQL only the schema `results` is attached: DuckDB never loads the catalog of the
+per-job views (or of anything else in the database), so a job costs the same whatever the
+number of jobs stored.
 """
 
 from __future__ import annotations
@@ -21,15 +27,20 @@ from analysis_module.pipeline_core.errors import TransientError
 from analysis_module.pipeline_core.naming import is_valid_table_name
 from analysis_module.pipeline_core.schema import (
     JOB_FILES,
+    JOB_SAMPLES,
     JOB_STEP_NODE,
     JOB_SUMMARY,
     JOB_TIMESERIES,
 )
-from analysis_module.pipeline_core.text import one_line
 
 log = logging.getLogger(__name__)
 
 DEFAULT_MEMORY_LIMIT = "512MB"
+RESULTS_SCHEMA = "results"  # the PostgreSQL schema of the tables the sink writes
+# What `owner_of_table` answers for a name that a relation other than a job's results holds
+# (a table of an earlier layout that nothing recorded): taken, never overwritten.
+FOREIGN_RELATION = "(a relation that holds no job's results)"
+SAMPLE_COLUMNS = ", ".join(f'"{name}"' for name in JOB_TIMESERIES.names)
 
 DUCKDB_TYPES = {
     pa.string(): "VARCHAR",
@@ -78,6 +89,7 @@ class DuckDBSink:
             f"CREATE TABLE IF NOT EXISTS main.job_step_node ({column_ddl(JOB_STEP_NODE)})"
         )
         sink.con.execute(f"CREATE TABLE IF NOT EXISTS main.job_files ({column_ddl(JOB_FILES)})")
+        sink.con.execute(f"CREATE TABLE IF NOT EXISTS main.job_samples ({column_ddl(JOB_SAMPLES)})")
         for name, schema in (("job_summary", JOB_SUMMARY), ("job_step_node", JOB_STEP_NODE)):
             sink._append_new_columns(name, schema)
         return sink
@@ -102,46 +114,90 @@ class DuckDBSink:
 
     @classmethod
     def postgres(cls, dsn: str, *, memory_limit: str = DEFAULT_MEMORY_LIMIT) -> DuckDBSink:
-        """Attach PostgreSQL; its tables come from the Alembic migrations (`migrate.py`)."""
-        return cls(attach_postgres(dsn, memory_limit=memory_limit), "pg.public.", is_postgres=True)
+        """Attach PostgreSQL's schema `results` alone; its tables come from the Alembic
+        migrations (`migrate.py`)."""
+        con = attach_postgres(dsn, memory_limit=memory_limit, schema=RESULTS_SCHEMA)
+        return cls(con, f"pg.{RESULTS_SCHEMA}.", is_postgres=True)
 
     def table(self, name: str) -> str:
         if not is_valid_table_name(name):
             raise ValueError(f"invalid table name {name!r}")
         return f'{self.prefix}"{name}"'
 
-    def _refresh(self) -> None:
-        # Another process may have dropped or created tables since we last looked. Reloading
-        # the catalog costs time in proportion to the number of tables, so once per job.
-        if self.is_postgres:
-            self.con.execute("CALL pg_clear_cache()")
+    def job_samples(self, table_name: str) -> tuple[str, list]:
+        """FROM-clause text and parameters for one job's samples."""
+        return f"{self.table('job_samples')} WHERE table_name = ?", [table_name]
 
     def owner_of_table(self, table_name: str) -> str | None:
         with ConnectionLossIsTransient("looking up a table name"):
-            self._refresh()
             row = self.con.execute(
                 f"SELECT source FROM {self.table('job_summary')} WHERE table_name = ?",
                 [table_name],
             ).fetchone()
+            if row is not None:
+                return row[0]
+            return FOREIGN_RELATION if self.relation_kind(table_name) else None
+
+    def relation_kind(self, name: str) -> str | None:
+        """'table' or 'view' when a relation `name` exists where the job views live."""
+        if not is_valid_table_name(name):
+            raise ValueError(f"invalid table name {name!r}")
+        if self.is_postgres:  # the schema public is not attached: ask the server
+            query = (
+                "SELECT CASE c.relkind WHEN 'v' THEN 'view' ELSE 'table' END FROM pg_class c "
+                "JOIN pg_namespace n ON n.oid = c.relnamespace "
+                f"WHERE n.nspname = 'public' AND c.relname = '{name}'"
+            )
+            row = self.con.execute("SELECT * FROM postgres_query('pg', ?)", [query]).fetchone()
+        else:
+            row = self.con.execute(
+                "SELECT CASE WHEN table_type = 'VIEW' THEN 'view' ELSE 'table' END "
+                "FROM information_schema.tables WHERE table_schema = 'main' AND table_name = ?",
+                [name],
+            ).fetchone()
         return row[0] if row else None
 
+    def publish(self, table_name: str) -> None:
+        """Make `job_<name>` the view of the job's samples (inside the open transaction)."""
+        if self.is_postgres:
+            self._server(f"SELECT {RESULTS_SCHEMA}.publish_job_view('{table_name}')")
+            return
+        target = self.table(table_name)
+        if self.relation_kind(table_name) == "table":  # a per-job table of the earlier layout
+            self.con.execute(f"DROP TABLE {target}")
+        self.con.execute(
+            f"CREATE OR REPLACE VIEW {target} AS SELECT {SAMPLE_COLUMNS} "
+            f"FROM main.job_samples WHERE table_name = '{table_name}'"
+        )
+
+    def _drop_job(self, table_name: str | None) -> None:
+        """The samples and the view (or earlier per-job table) of a job's table name."""
+        if not table_name or not is_valid_table_name(table_name):
+            return
+        self.con.execute(
+            f"DELETE FROM {self.table('job_samples')} WHERE table_name = ?", [table_name]
+        )
+        if self.is_postgres:
+            self._server(f"SELECT {RESULTS_SCHEMA}.drop_job_relation('{table_name}')")
+            return
+        kind = self.relation_kind(table_name)
+        if kind is not None:
+            self.con.execute(f"DROP {kind.upper()} {self.table(table_name)}")
+
+    def _server(self, statement: str) -> None:
+        """A statement PostgreSQL runs itself, in the current transaction (names in it are
+        checked by `is_valid_table_name`)."""
+        self.con.execute("CALL postgres_execute('pg', ?)", [statement])
+
     def open_job(self, source: str, table_name: str) -> DuckDBJobWriter:
-        """Call right after `owner_of_table`, which refreshed the catalog for this job."""
+        """Call right after `owner_of_table`."""
+        if not is_valid_table_name(table_name):
+            raise ValueError(f"invalid table name {table_name!r}")
         with ConnectionLossIsTransient("starting a job"):
             self.con.execute("BEGIN TRANSACTION")
             try:
-                target = self.table(table_name)
-                self.con.execute(
-                    f"CREATE TABLE IF NOT EXISTS {target} ({column_ddl(JOB_TIMESERIES)})"
-                )
-                self.con.execute(f"DELETE FROM {target}")
-            except duckdb.Error as exc:
-                self.con.execute("ROLLBACK")
-                if is_name_clash(exc):  # another job created the same table at this moment
-                    raise TransientError(
-                        f"table name {table_name} was created concurrently; retry"
-                    ) from exc
-                raise
+                samples, params = self.job_samples(table_name)
+                self.con.execute(f"DELETE FROM {samples}", params)
             except BaseException:
                 self.con.execute("ROLLBACK")
                 raise
@@ -150,7 +206,6 @@ class DuckDBSink:
     def record_failure(self, summary: pa.Table, files: pa.Table | None = None) -> None:
         source = summary.column("source")[0].as_py()
         with ConnectionLossIsTransient("recording a failure"):
-            self._refresh()
             self.con.execute("BEGIN TRANSACTION")
             try:
                 self._drop_results(source)
@@ -175,7 +230,6 @@ class DuckDBSink:
 
     def mark_removed(self, source: str) -> None:
         with ConnectionLossIsTransient("marking a source removed"):
-            self._refresh()
             self.con.execute("BEGIN TRANSACTION")
             try:
                 self._drop_results(source)
@@ -194,8 +248,7 @@ class DuckDBSink:
         row = self.con.execute(
             f"SELECT table_name FROM {self.table('job_summary')} WHERE source = ?", [source]
         ).fetchone()
-        if row and row[0] and is_valid_table_name(row[0]):
-            self.con.execute(f"DROP TABLE IF EXISTS {self.table(row[0])}")
+        self._drop_job(row[0] if row else None)
         self.con.execute(f"DELETE FROM {self.table('job_step_node')} WHERE source = ?", [source])
 
     def _drop_member_rows(self, source: str, files: pa.Table | None, keep_table: str | None):
@@ -205,8 +258,8 @@ class DuckDBSink:
         members = set() if files is None else set(files.column("file_source").to_pylist())
         members.discard(source)
         for member, table_name in self._summary_rows(sorted(members)):
-            if table_name and table_name != keep_table and is_valid_table_name(table_name):
-                self.con.execute(f"DROP TABLE IF EXISTS {self.table(table_name)}")
+            if table_name != keep_table:
+                self._drop_job(table_name)
             for table, column in (
                 ("job_step_node", "source"),
                 ("job_summary", "source"),
@@ -233,8 +286,8 @@ class DuckDBSink:
         row = self.con.execute(
             f"SELECT table_name FROM {self.table('job_summary')} WHERE source = ?", [source]
         ).fetchone()
-        if row and row[0] and row[0] != table_name and is_valid_table_name(row[0]):
-            self.con.execute(f"DROP TABLE IF EXISTS {self.table(row[0])}")
+        if row and row[0] != table_name:
+            self._drop_job(row[0])
 
     def _replace_summary(self, source: str, summary: pa.Table) -> None:
         """The new row replaces the old; a benchmark the owner set stays."""
@@ -275,8 +328,11 @@ class DuckDBJobWriter:
         self.table_name = table_name
 
     def append_timeseries(self, rows: pa.Table) -> None:
-        with ConnectionLossIsTransient("writing samples"):
-            self.sink._insert(self.table_name, rows)
+        with ConnectionLossIsTransient("writing samples"):  # the name is checked at open_job
+            relation = self.sink.con.from_arrow(rows).project(
+                f"'{self.table_name}' AS table_name, {SAMPLE_COLUMNS}"
+            )
+            relation.insert_into(self.sink.table("job_samples"))
 
     def finish(self, summary: pa.Table, breakdown: pa.Table, files: pa.Table | None = None) -> None:
         sink = self.sink
@@ -291,6 +347,7 @@ class DuckDBJobWriter:
                     sink._insert("job_step_node", breakdown)
                 sink._replace_summary(self.source, summary)
                 sink._replace_files(self.source, files)
+                sink.publish(self.table_name)
                 sink.con.execute("COMMIT")
             except duckdb.Error as exc:
                 self.abort()
@@ -303,20 +360,6 @@ class DuckDBJobWriter:
             except BaseException:
                 self.abort()
                 raise
-        if sink.is_postgres:
-            self._index_time()
-
-    def _index_time(self) -> None:
-        """Grafana filters job tables by time; an index keeps big jobs quick to plot."""
-        name = self.table_name
-        index = f"{name[:50]}_time_idx"
-        try:
-            self.sink.con.execute(
-                "CALL postgres_execute('pg', ?)",
-                [f'CREATE INDEX IF NOT EXISTS "{index}" ON "{name}" (step, node, time)'],
-            )
-        except duckdb.Error as exc:  # the results are committed; the index is an optimisation
-            log.warning("could not index %s: %s", name, one_line(exc, max_chars=500))
 
     def abort(self) -> None:
         with contextlib.suppress(duckdb.Error):

@@ -49,8 +49,8 @@ def jobs_with_slurm_id(sink: DuckDBSink, job_id: str) -> list[dict[str, Any]]:
 def _samples(sink: DuckDBSink, table_name: str | None) -> list[dict[str, Any]]:
     if not table_name or not is_valid_table_name(table_name):
         return []
-    table = sink.table(table_name)
-    span = sink.con.execute(f"SELECT min(epoch_s), max(epoch_s) FROM {table}").fetchone()
+    samples, params = sink.job_samples(table_name)
+    span = sink.con.execute(f"SELECT min(epoch_s), max(epoch_s) FROM {samples}", params).fetchone()
     if span is None or span[0] is None:
         return []
     width = max(1, -(-(span[1] - span[0]) // REPORT_POINTS))
@@ -58,9 +58,9 @@ def _samples(sink: DuckDBSink, table_name: str | None) -> list[dict[str, Any]]:
         sink,
         f"""SELECT step, node, min(epoch_s) AS epoch_s, avg(power_w) AS power_w,
                    avg(price_eur_per_mwh) AS price_eur_per_mwh
-            FROM {table} GROUP BY step, node, (epoch_s - ?) // ?
+            FROM {samples} GROUP BY step, node, (epoch_s - ?) // ?
             ORDER BY node, epoch_s, step""",
-        [span[0], width],
+        [*params, span[0], width],
     )
 
 

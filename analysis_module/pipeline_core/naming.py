@@ -9,8 +9,9 @@ from pathlib import PurePosixPath
 
 MAX_IDENTIFIER_BYTES = 63  # PostgreSQL truncates longer identifiers silently
 TABLE_NAME_RE = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
-# Shared tables a profile named `summary.h5`, `step_node.h5` or `files.h5` must never land in.
-RESERVED_TABLE_NAMES = frozenset({"job_summary", "job_step_node", "job_files"})
+# Shared tables a profile named `summary.h5`, `step_node.h5`, `files.h5` or `samples.h5` must
+# never land in.
+RESERVED_TABLE_NAMES = frozenset({"job_summary", "job_step_node", "job_files", "job_samples"})
 
 
 def source_stem(source: str) -> str:

@@ -143,3 +143,7 @@ JOB_TIMESERIES = pa.schema(
         pa.field("gpu_mem_mib", pa.float64()),
     ]
 )
+
+# Every job's samples in one table: `table_name` (the job's job_summary.table_name) first, then
+# the columns above. Readers see one job as the view `job_<jobid>` (docs/results-layout.md).
+JOB_SAMPLES = pa.schema([pa.field("table_name", pa.string(), nullable=False), *JOB_TIMESERIES])

@@ -114,7 +114,7 @@ TIMESERIES_COLUMNS = {
 # A per-job table is `job_<stem>` in [a-z0-9_], at most 63 bytes, and never one of the
 # analysis' shared tables (nor, being `job_*`, one of ours).
 TABLE_NAME = re.compile(r"job(_[a-z0-9_]{1,59})?")  # used with fullmatch
-SHARED_TABLES = frozenset({"job_summary", "job_step_node", "job_files"})
+SHARED_TABLES = frozenset({"job_summary", "job_step_node", "job_files", "job_samples"})
 
 
 def is_job_table(name: str | None) -> bool:

@@ -124,9 +124,9 @@ def test_assembled_synthetic_job_equals_its_merged_file_and_the_truth(runner, tm
     assert assembled.summary["energy_j"] == pytest.approx(job.truth_j, rel=0.005)
     assert (assembled.summary["n_nodes"], assembled.summary["n_steps"]) == (4, 3)
     assert assembled.summary["coverage"] > 0.99  # nodes 1-3 start a second after node 0
+    samples, params = runner.sink.job_samples(assembled.table_name)
     series = runner.sink.con.execute(
-        f"SELECT count(*), count(DISTINCT step), count(DISTINCT node) "
-        f"FROM {runner.sink.table(assembled.table_name)}"
+        f"SELECT count(*), count(DISTINCT step), count(DISTINCT node) FROM {samples}", params
     ).fetchone()
     assert series[1:] == (3, 4)
 
@@ -232,9 +232,8 @@ def test_re_analysis_as_a_job_replaces_the_old_per_file_rows(runner, examples_di
     assert [(r["source"], r["table_name"]) for r in summaries] == [(outcome.source, "job_5")]
     assert {r["source"] for r in rows(runner, "job_step_node")} == {outcome.source}
     for table in old_tables - {"job_5"}:
-        assert not _table_exists(runner, table)
-    count = runner.sink.con.execute(f"SELECT count(*) FROM {runner.sink.table('job_5')}")
-    assert count.fetchone()[0] > 0
+        assert not _job_exists(runner, table)
+    assert _job_exists(runner, "job_5")
 
 
 def test_owner_set_benchmark_survives_re_analysis(runner, examples_dir, tmp_path):
@@ -259,13 +258,8 @@ def test_split_merged_file_gives_the_merged_figures(runner, examples_dir, tmp_pa
     assert figures(outcome.summary) == figures(merged.summary)
 
 
-def _table_exists(runner, name: str) -> bool:
-    schema = "public" if runner.sink.is_postgres else "main"
-    catalog = "pg" if runner.sink.is_postgres else None
-    sql = "SELECT count(*) FROM duckdb_tables() WHERE schema_name = ? AND table_name = ?"
-    params = [schema, name]
-    if catalog:
-        runner.sink.con.execute("CALL pg_clear_cache()")
-        sql += " AND database_name = ?"
-        params.append(catalog)
-    return runner.sink.con.execute(sql, params).fetchone()[0] > 0
+def _job_exists(runner, name: str) -> bool:
+    """A view readers can query by this name, or samples stored under it."""
+    samples, params = runner.sink.job_samples(name)
+    count = runner.sink.con.execute(f"SELECT count(*) FROM {samples}", params).fetchone()[0]
+    return runner.sink.relation_kind(name) is not None or count > 0

@@ -8,7 +8,12 @@ from analysis_module.app.runner import FactorOptions, build_runner
 from analysis_module.migrate import upgrade_database
 from analysis_module.pipeline_core.errors import TransientError
 from analysis_module.pipeline_core.records import breakdown_table, summary_table
-from analysis_module.pipeline_core.schema import JOB_STEP_NODE, JOB_SUMMARY, JOB_TIMESERIES
+from analysis_module.pipeline_core.schema import (
+    JOB_SAMPLES,
+    JOB_STEP_NODE,
+    JOB_SUMMARY,
+    JOB_TIMESERIES,
+)
 from analysis_module.settings import AnalysisSettings
 from tests.support import postgres
 
@@ -49,20 +54,22 @@ def scalar(db, sql, *params):
 def test_tables_match_the_published_schema(pg_analysis, pg_runner, examples_dir):
     pg_runner.analyse_file(examples_dir / "job_5.h5", source="s3://b/user-x/job_5.h5")
     with pg_analysis.connect() as conn:
-        for table, schema in (
-            ("job_summary", JOB_SUMMARY),
-            ("job_step_node", JOB_STEP_NODE),
-            ("job_5", JOB_TIMESERIES),
+        for namespace, table, schema in (
+            ("public", "job_summary", JOB_SUMMARY),
+            ("public", "job_step_node", JOB_STEP_NODE),
+            ("public", "job_5", JOB_TIMESERIES),
+            ("results", "job_summary", JOB_SUMMARY),
+            ("results", "job_samples", JOB_SAMPLES),
         ):
             columns = conn.execute(
                 "SELECT column_name, data_type FROM information_schema.columns "
-                "WHERE table_name = %s ORDER BY ordinal_position",
-                (table,),
+                "WHERE table_schema = %s AND table_name = %s ORDER BY ordinal_position",
+                (namespace, table),
             ).fetchall()
             assert [c for c, _ in columns] == schema.names, table
         time_type = conn.execute(
             "SELECT data_type FROM information_schema.columns "
-            "WHERE table_name = 'job_5' AND column_name = 'time'"
+            "WHERE table_schema = 'public' AND table_name = 'job_5' AND column_name = 'time'"
         ).fetchone()[0]
     assert time_type == "timestamp with time zone"  # what Grafana's time series need
 
@@ -103,11 +110,11 @@ def test_readers_see_old_rows_until_the_new_ones_commit(pg_analysis, pg_runner, 
     assert scalar(pg_analysis, "SELECT count(*) FROM job_summary WHERE source = %s", source) == 1
 
 
-def test_table_dropped_outside_is_recreated_with_rows(pg_analysis, pg_runner, examples_dir):
+def test_view_dropped_outside_is_recreated_with_rows(pg_analysis, pg_runner, examples_dir):
     source = "s3://b/user-y/job_2.h5"
     pg_runner.analyse_file(examples_dir / "job_2.h5", source=source)
     with pg_analysis.connect() as conn:
-        conn.execute("DROP TABLE job_2")
+        conn.execute("DROP VIEW job_2")
     pg_runner.analyse_file(examples_dir / "job_2.h5", source=source)
     assert scalar(pg_analysis, "SELECT count(*) FROM job_2") > 0
 
