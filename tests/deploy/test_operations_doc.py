@@ -368,11 +368,21 @@ def test_backup_restore_and_grants_as_written(pg_fresh_db, tmp_path):
         )
         assert done.returncode == 0, done.stderr
         with target.connect() as conn:
-            tables = {
-                r[0]
-                for r in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+            relations = {
+                f"{schema}.{name}"
+                for schema, name in conn.execute(
+                    "SELECT table_schema, table_name FROM information_schema.tables "
+                    "WHERE table_schema IN ('public', 'results')"
+                )
             }
-        assert {"job_summary", "job_step_node", "ingest_objects", "api_users"} <= tables
+        assert {
+            "public.job_summary",  # the views readers query
+            "public.job_step_node",
+            "results.job_summary",
+            "results.job_samples",
+            "public.ingest_objects",
+            "public.api_users",
+        } <= relations
     finally:
         postgres.drop_database(target)
         with pg_fresh_db.connect() as conn:
