@@ -15,7 +15,10 @@ slower or bigger. This bench fills a scratch database with SQL (fast), in the re
 then analyses one small file (1 node, 10 min at 1 Hz) as nine new jobs in a fresh process per
 run, against the filled database and against an empty one, and prints a job's analysis time
 (the median of jobs 2-9, a worker's steady state; the first job apart; setup: settings, the
-connection and migrations, timed apart) and the process's peak memory side by side.
+connection and migrations, timed apart) and the process's peak memory side by side. Then the
+read paths (bench/read_paths.py): GET /jobs of the user owning a tenth of the jobs, first and a
+deep page, and every Grafana panel's query, on a baseline database of 100 jobs and on the filled
+one (`--no-reads` skips them).
 
     .venv/bin/python bench/scale.py [--jobs 100000] [--samples-per-job 500] [--leftover 20000]
                                     [--repeat 3] [--keep] [--reuse DB] [--attach-probe]
@@ -46,6 +49,7 @@ TABLES_PER_TRANSACTION = 1000  # each CREATE TABLE holds a lock until COMMIT
 JOBS_PER_STATEMENT = 2000
 HEAVY_USER = "user0"  # owns every tenth job
 JOBS_AFTER = 8  # jobs a measuring process analyses after its first
+READS_BASELINE_JOBS = 100  # the read paths' baseline: a database holding this many jobs
 
 LEFTOVER_TABLE = """CREATE TABLE "job_{i}_0_node{i}" (step text, node text, epoch bigint,
  power double precision, energy double precision, cpu_util double precision,
@@ -63,10 +67,14 @@ SELECT 's3://benchmarks/' || o.owner || '/run/job_' || g, g::text, o.owner,
 FROM generate_series(%(first)s, %(last)s) g,
      LATERAL (SELECT CASE WHEN g %% 10 = 0 THEN 'user0' ELSE 'user' || (g %% 97 + 1) END
               AS owner) o;
-INSERT INTO results.job_step_node (source, level, step, node, energy_j)
+INSERT INTO results.job_step_node (source, level, step, node, energy_j, start_time, end_time)
 SELECT 's3://benchmarks/' || CASE WHEN g %% 10 = 0 THEN 'user0' ELSE 'user' || (g %% 97 + 1)
-       END || '/run/job_' || g, 'step_node', '0', 'node000', 150.0 * %(seconds)s
-FROM generate_series(%(first)s, %(last)s) g;
+       END || '/run/job_' || g, l.level, CASE WHEN l.level <> 'node' THEN '0' END,
+       CASE WHEN l.level <> 'step' THEN 'node000' END, 150.0 * %(seconds)s,
+       timestamptz '2026-01-01' + g * interval '1 minute',
+       timestamptz '2026-01-01' + g * interval '1 minute' + %(seconds)s * interval '1 second'
+FROM generate_series(%(first)s, %(last)s) g,
+     (VALUES ('step'), ('node'), ('step_node')) l(level);
 INSERT INTO results.job_samples (table_name, step, node, time, epoch_s, elapsed_s, power_w,
     energy_j, price_eur_per_mwh, cost_eur, carbon_g_per_kwh, co2_g, n_tasks_sampled,
     cpu_util_pct, cpu_time_s, rss_mib)
@@ -80,7 +88,7 @@ SELECT count(results.publish_job_view('job_' || g)) FROM generate_series(%(first
 """
 
 
-def fill(dsn: str, jobs: int, samples: int, leftover: int) -> float:
+def fill(dsn: str, jobs: int, samples: int, leftover: int, *, quiet: bool = False) -> float:
     """The stored jobs and the leftover tables; returns the seconds it took."""
     import psycopg
     from psycopg.types.numeric import Int8
@@ -96,8 +104,9 @@ def fill(dsn: str, jobs: int, samples: int, leftover: int) -> float:
             for statement in JOB_ROWS.split(";")[:-1]:
                 con.execute(statement, values)
             con.commit()
-            print(f"\r  jobs {last:,}/{jobs:,} ({time.perf_counter() - started:.0f} s)",
-                  end="", file=sys.stderr, flush=True)  # fmt: skip
+            if not quiet:
+                print(f"\r  jobs {last:,}/{jobs:,} ({time.perf_counter() - started:.0f} s)",
+                      end="", file=sys.stderr, flush=True)  # fmt: skip
         print(file=sys.stderr)
         con.execute(
             "CREATE INDEX job_samples_job_idx ON results.job_samples (table_name, step, node, time)"
@@ -280,6 +289,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--samples-per-job", type=int, default=500, help="samples of each job")
     parser.add_argument("--leftover", type=int, default=20_000, help="leftover per-job tables")
     parser.add_argument("--keep", action="store_true", help="keep the filled database")
+    parser.add_argument(
+        "--no-reads", action="store_true", help="skip GET /jobs and the Grafana queries"
+    )
     parser.add_argument("--reuse", metavar="DB", help="measure against this filled database")
     parser.add_argument("--repeat", type=int, default=3, help="fresh processes per database")
     parser.add_argument("--workdir", type=Path, default=REPO / "bench" / "out" / "scale")
@@ -322,6 +334,16 @@ def main(argv: list[str] | None = None) -> None:
         filled = runs_on(filled_db.dbname, args.workdir, args.repeat, args.timeout)
         probe = attach_probe(filled_db.dsn, args.repeat) if args.attach_probe else {}
         contents = stored(filled_db.dsn)
+        reads = {}
+        if not args.no_reads:
+            from bench.read_paths import measure_reads
+
+            fill(empty_db.dsn, READS_BASELINE_JOBS, args.samples_per_job, 0, quiet=True)
+            detail = f"job_{READS_BASELINE_JOBS // 10 * 10}"  # a job of the heavy user
+            reads = {
+                name: measure_reads(db.dsn, owner=HEAVY_USER, job_table=detail)
+                for name, db in (("empty", empty_db), ("filled", filled_db))
+            }
     finally:
         postgres.drop_database(empty_db)
         if args.keep or args.reuse:
@@ -329,6 +351,12 @@ def main(argv: list[str] | None = None) -> None:
         else:
             postgres.drop_database(filled_db)
     print_report(empty, filled, args, fill_s, contents)
+    if reads:
+        from bench.read_paths import print_reads
+
+        print(f"\nReads: the baseline holds {READS_BASELINE_JOBS} jobs; the job-detail job is "
+              f"{reads['filled']['job_table']} of {HEAVY_USER}.")  # fmt: skip
+        print_reads(reads["empty"], reads["filled"])
     if probe:
         print(f"\nWriting {PROBE_ROWS} samples into the filled database, catalog cache cleared "
               f"(best of {args.repeat}):")  # fmt: skip
