@@ -23,7 +23,7 @@ import pyarrow as pa
 
 from analysis_module.connectors.duckdb_errors import ConnectionLossIsTransient, is_name_clash
 from analysis_module.connectors.duckdb_postgres import attach_postgres
-from analysis_module.connectors.duckdb_sql import DUCKDB_TYPES, bind, column_ddl
+from analysis_module.connectors.duckdb_sql import DUCKDB_TYPES, bind, column_ddl, insert_values
 from analysis_module.pipeline_core.errors import TransientError
 from analysis_module.pipeline_core.naming import is_valid_table_name
 from analysis_module.pipeline_core.schema import (
@@ -297,14 +297,33 @@ class DuckDBSink:
         return summary
 
     def _replace_rows(
-        self, source: str, summary: pa.Table, breakdown: pa.Table | None, files: pa.Table | None
+        self,
+        source: str,
+        summary: pa.Table,
+        breakdown: pa.Table | None,
+        files: pa.Table | None,
+        publish: str | None = None,
     ) -> None:
-        self._delete_rows(source)
-        if breakdown is not None and breakdown.num_rows:
-            self._insert("job_step_node", breakdown)
-        self._insert("job_summary", summary)
-        if files is not None and files.num_rows:
-            self._insert("job_files", files)
+        """The source's summary, breakdown and file rows replaced, and the view `publish` made;
+        on PostgreSQL all in one script the server runs (one round trip)."""
+        tables = [("job_step_node", breakdown), ("job_summary", summary), ("job_files", files)]
+        tables = [(name, rows) for name, rows in tables if rows is not None and rows.num_rows]
+        if not self.is_postgres:
+            self._delete_rows(source)
+            for name, rows in tables:
+                self._insert(name, rows)
+            if publish is not None:
+                self.publish(publish)
+            return
+        script = [
+            bind(f"DELETE FROM {self._own('job_step_node')} WHERE source = ?", [source]),
+            bind(f"DELETE FROM {self._own('job_summary')} WHERE source = ?", [source]),
+            bind(f"DELETE FROM {self._own('job_files')} WHERE job_source = ?", [source]),
+            *(insert_values(self._own(name), rows) for name, rows in tables),
+        ]
+        if publish is not None:
+            script.append(bind(f"SELECT {RESULTS_SCHEMA}.publish_job_view(?)", [publish]))
+        self.con.execute("CALL postgres_execute('pg', ?)", [";\n".join(script)])
 
     def _insert(self, table_name: str, rows: pa.Table) -> None:
         # Positional insert: every table is created with its Arrow schema's column order (the
@@ -340,8 +359,7 @@ class DuckDBJobWriter:
                 if old is not None and old[0] != self.table_name:
                     sink._drop_job(old[0])  # the job's results moved to a new name
                 summary = sink._keep_owner_benchmark(summary, old)
-                sink._replace_rows(self.source, summary, breakdown, files)
-                sink.publish(self.table_name)
+                sink._replace_rows(self.source, summary, breakdown, files, publish=self.table_name)
                 sink.con.execute("COMMIT")
             except duckdb.Error as exc:
                 self.abort()

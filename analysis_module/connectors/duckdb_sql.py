@@ -47,8 +47,10 @@ def literal(value: object) -> str:
     if isinstance(value, int):
         return str(value)
     if isinstance(value, float):
-        if not math.isfinite(value):
-            raise ValueError(f"no PostgreSQL literal for {value!r}")
+        if math.isnan(value):
+            return "'NaN'::double precision"
+        if math.isinf(value):
+            return f"'{'' if value > 0 else '-'}Infinity'::double precision"
         return repr(value)
     if isinstance(value, datetime):
         return literal(value.isoformat()) + "::timestamptz"
@@ -69,3 +71,15 @@ def bind(sql: str, params: Sequence[object]) -> str:
     for value, rest in zip(params, parts[1:], strict=True):
         out += [literal(value), rest]
     return "".join(out)
+
+
+def insert_values(table: str, rows: pa.Table) -> str:
+    """`INSERT INTO table VALUES (...), ...` of every row, positionally (the tables have their
+    Arrow schema's column order): for the few rows of a summary, a breakdown or a file list,
+    one statement in the server's script instead of a COPY of its own."""
+    columns = [column.to_pylist() for column in rows.columns]
+    tuples = (
+        "(" + ", ".join(literal(column[i]) for column in columns) + ")"
+        for i in range(rows.num_rows)
+    )
+    return f"INSERT INTO {table} VALUES " + ", ".join(tuples)  # noqa: S608 (literals)
