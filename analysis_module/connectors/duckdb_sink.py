@@ -52,6 +52,9 @@ class DuckDBSink:
         self.con = connection
         self.prefix = prefix
         self.is_postgres = is_postgres
+        # Names `owner_of_table` found free: nothing under them to delete when the job opens
+        # (another worker taking one meanwhile fails at COMMIT on the unique table name).
+        self._free_names: set[str] = set()
 
     @classmethod
     def local(cls, path: Path, *, memory_limit: str = DEFAULT_MEMORY_LIMIT) -> DuckDBSink:
@@ -132,14 +135,27 @@ class DuckDBSink:
     # -- table names and views ---------------------------------------------------------------
 
     def owner_of_table(self, table_name: str) -> str | None:
-        with ConnectionLossIsTransient("looking up a table name"):
-            rows = self._fetch(
-                f"SELECT source FROM {self._own('job_summary')} WHERE table_name = ?",
-                [table_name],
+        if not is_valid_table_name(table_name):
+            raise ValueError(f"invalid table name {table_name!r}")
+        if self.is_postgres:
+            relations = (
+                "SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE n.nspname = 'public' AND c.relname = ?"
             )
-            if rows:
-                return rows[0][0]
-            return FOREIGN_RELATION if self.relation_kind(table_name) else None
+        else:
+            relations = (
+                "SELECT 1 FROM information_schema.tables "
+                "WHERE table_schema = 'main' AND table_name = ?"
+            )
+        with ConnectionLossIsTransient("looking up a table name"):
+            owner, taken = self._fetch(
+                f"SELECT (SELECT source FROM {self._own('job_summary')} WHERE table_name = ?), "
+                f"EXISTS ({relations})",
+                [table_name, table_name],
+            )[0]
+        if owner is None and not taken:
+            self._free_names.add(table_name)  # no samples to delete when the job opens
+        return owner if owner is not None else (FOREIGN_RELATION if taken else None)
 
     def relation_kind(self, name: str) -> str | None:
         """'table' or 'view' when a relation `name` exists where the job views live."""
@@ -187,15 +203,19 @@ class DuckDBSink:
     # -- writing -----------------------------------------------------------------------------
 
     def open_job(self, source: str, table_name: str) -> DuckDBJobWriter:
-        """Call right after `owner_of_table`."""
+        """Call right after `owner_of_table` for the name."""
         if not is_valid_table_name(table_name):
             raise ValueError(f"invalid table name {table_name!r}")
         with ConnectionLossIsTransient("starting a job"):
             self.con.execute("BEGIN TRANSACTION")
             try:
-                self._run(
-                    f"DELETE FROM {self._own('job_samples')} WHERE table_name = ?", [table_name]
-                )
+                if table_name in self._free_names:  # looked up just now: nothing stored
+                    self._free_names.discard(table_name)
+                else:
+                    self._run(
+                        f"DELETE FROM {self._own('job_samples')} WHERE table_name = ?",
+                        [table_name],
+                    )
             except BaseException:
                 self.con.execute("ROLLBACK")
                 raise
