@@ -21,17 +21,16 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from analysis_module.connectors.duckdb_errors import ConnectionLossIsTransient, is_name_clash
+from analysis_module.connectors.duckdb_errors import ConnectionLossIsTransient
+from analysis_module.connectors.duckdb_job_writer import SAMPLE_COLUMNS, DuckDBJobWriter
 from analysis_module.connectors.duckdb_postgres import attach_postgres
 from analysis_module.connectors.duckdb_sql import DUCKDB_TYPES, bind, column_ddl, insert_values
-from analysis_module.pipeline_core.errors import TransientError
 from analysis_module.pipeline_core.naming import is_valid_table_name
 from analysis_module.pipeline_core.schema import (
     JOB_FILES,
     JOB_SAMPLES,
     JOB_STEP_NODE,
     JOB_SUMMARY,
-    JOB_TIMESERIES,
 )
 
 __all__ = ["DEFAULT_MEMORY_LIMIT", "DuckDBJobWriter", "DuckDBSink", "column_ddl"]
@@ -41,7 +40,6 @@ RESULTS_SCHEMA = "results"  # the PostgreSQL schema of the tables the sink write
 # What `owner_of_table` answers for a name that a relation other than a job's results holds
 # (a table of an earlier layout that nothing recorded): taken, never overwritten.
 FOREIGN_RELATION = "(a relation that holds no job's results)"
-SAMPLE_COLUMNS = ", ".join(f'"{name}"' for name in JOB_TIMESERIES.names)
 LOOKUP_CHUNK = 500  # sources per lookup of a job's member files
 
 
@@ -55,6 +53,10 @@ class DuckDBSink:
         # Names `owner_of_table` found free: nothing under them to delete when the job opens
         # (another worker taking one meanwhile fails at COMMIT on the unique table name).
         self._free_names: set[str] = set()
+        # Local file: its per-job tables of the earlier layout (views are ours and exist only
+        # under a summary row's name), so no job has to ask the catalog, whose cost grows
+        # with every view. One process holds a DuckDB file, so the set stays true.
+        self._legacy_tables: set[str] = set()
 
     @classmethod
     def local(cls, path: Path, *, memory_limit: str = DEFAULT_MEMORY_LIMIT) -> DuckDBSink:
@@ -72,7 +74,17 @@ class DuckDBSink:
             con.execute(f"CREATE TABLE IF NOT EXISTS main.{name} ({column_ddl(schema, key)})")
         for name, schema in (("job_summary", JOB_SUMMARY), ("job_step_node", JOB_STEP_NODE)):
             sink._append_new_columns(name, schema)
+        sink._load_legacy_tables()
         return sink
+
+    def _load_legacy_tables(self) -> None:
+        if not self.is_postgres:
+            rows = self.con.execute(
+                "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main' "
+                "AND database_name = current_database()"
+            ).fetchall()
+            shared = {"job_summary", "job_step_node", "job_files", "job_samples"}
+            self._legacy_tables = {name for (name,) in rows if name not in shared}
 
     def _append_new_columns(self, table_name: str, schema: pa.Schema) -> None:
         """A DuckDB file written by an earlier version gets the metrics added since (always
@@ -137,22 +149,20 @@ class DuckDBSink:
     def owner_of_table(self, table_name: str) -> str | None:
         if not is_valid_table_name(table_name):
             raise ValueError(f"invalid table name {table_name!r}")
-        if self.is_postgres:
-            relations = (
-                "SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-                "WHERE n.nspname = 'public' AND c.relname = ?"
-            )
-        else:
-            relations = (
-                "SELECT 1 FROM information_schema.tables "
-                "WHERE table_schema = 'main' AND table_name = ?"
-            )
         with ConnectionLossIsTransient("looking up a table name"):
-            owner, taken = self._fetch(
-                f"SELECT (SELECT source FROM {self._own('job_summary')} WHERE table_name = ?), "
-                f"EXISTS ({relations})",
-                [table_name, table_name],
-            )[0]
+            if self.is_postgres:
+                owner, taken = self._fetch(
+                    f"SELECT (SELECT source FROM {self._own('job_summary')} "
+                    "WHERE table_name = ?), EXISTS (SELECT 1 FROM pg_class c "
+                    "JOIN pg_namespace n ON n.oid = c.relnamespace "
+                    "WHERE n.nspname = 'public' AND c.relname = ?)",
+                    [table_name, table_name],
+                )[0]
+            else:
+                found = self._fetch(
+                    "SELECT source FROM main.job_summary WHERE table_name = ?", [table_name]
+                )
+                owner, taken = (found[0][0] if found else None), table_name in self._legacy_tables
         if owner is None and not taken:
             self._free_names.add(table_name)  # no samples to delete when the job opens
         return owner if owner is not None else (FOREIGN_RELATION if taken else None)
@@ -181,8 +191,9 @@ class DuckDBSink:
             self._run(f"SELECT {RESULTS_SCHEMA}.publish_job_view(?)", [table_name])
             return
         target = self.table(table_name)
-        if self.relation_kind(table_name) == "table":  # a per-job table of the earlier layout
+        if table_name in self._legacy_tables:  # the job's per-job table of the earlier layout
             self.con.execute(f"DROP TABLE {target}")
+            self._legacy_tables.discard(table_name)
         self.con.execute(
             f"CREATE OR REPLACE VIEW {target} AS SELECT {SAMPLE_COLUMNS} "
             f"FROM main.job_samples WHERE table_name = '{table_name}'"
@@ -196,9 +207,11 @@ class DuckDBSink:
         if self.is_postgres:
             self._run(f"SELECT {RESULTS_SCHEMA}.drop_job_relation(?)", [table_name])
             return
-        kind = self.relation_kind(table_name)
-        if kind is not None:
-            self.con.execute(f"DROP {kind.upper()} {self.table(table_name)}")
+        if table_name in self._legacy_tables:
+            self.con.execute(f"DROP TABLE {self.table(table_name)}")
+            self._legacy_tables.discard(table_name)
+        else:
+            self.con.execute(f"DROP VIEW IF EXISTS {self.table(table_name)}")
 
     # -- writing -----------------------------------------------------------------------------
 
@@ -228,9 +241,14 @@ class DuckDBSink:
                 work()
                 self.con.execute("COMMIT")
             except BaseException:
-                with contextlib.suppress(duckdb.Error):
-                    self.con.execute("ROLLBACK")
+                self.rollback()
                 raise
+
+    def rollback(self) -> None:
+        """Undo the open transaction (tables it dropped are back: the set is read again)."""
+        with contextlib.suppress(duckdb.Error):
+            self.con.execute("ROLLBACK")
+            self._load_legacy_tables()
 
     def record_failure(self, summary: pa.Table, files: pa.Table | None = None) -> None:
         source = summary.column("source")[0].as_py()
@@ -353,46 +371,3 @@ class DuckDBSink:
 
     def close(self) -> None:
         self.con.close()
-
-
-class DuckDBJobWriter:
-    """Inside the transaction opened by `DuckDBSink.open_job`."""
-
-    def __init__(self, sink: DuckDBSink, source: str, table_name: str):
-        self.sink = sink
-        self.source = source
-        self.table_name = table_name
-
-    def append_timeseries(self, rows: pa.Table) -> None:
-        with ConnectionLossIsTransient("writing samples"):  # the name is checked at open_job
-            relation = self.sink.con.from_arrow(rows).project(
-                f"'{self.table_name}' AS table_name, {SAMPLE_COLUMNS}"
-            )
-            relation.insert_into(self.sink.table("job_samples"))
-
-    def finish(self, summary: pa.Table, breakdown: pa.Table, files: pa.Table | None = None) -> None:
-        sink = self.sink
-        with ConnectionLossIsTransient("committing results"):
-            try:
-                sink._drop_member_rows(self.source, files, keep_table=self.table_name)
-                old = sink._old_row(self.source)
-                if old is not None and old[0] != self.table_name:
-                    sink._drop_job(old[0])  # the job's results moved to a new name
-                summary = sink._keep_owner_benchmark(summary, old)
-                sink._replace_rows(self.source, summary, breakdown, files, publish=self.table_name)
-                sink.con.execute("COMMIT")
-            except duckdb.Error as exc:
-                self.abort()
-                if "table_name" in str(exc) and is_name_clash(exc):
-                    # Another source claimed the same free name first; a retry picks a new one.
-                    raise TransientError(
-                        f"table name {self.table_name} was taken concurrently; retry"
-                    ) from exc
-                raise
-            except BaseException:
-                self.abort()
-                raise
-
-    def abort(self) -> None:
-        with contextlib.suppress(duckdb.Error):
-            self.sink.con.execute("ROLLBACK")

@@ -152,7 +152,7 @@ class DuckDBTables:
         self.con.execute("BEGIN TRANSACTION")
 
     def rollback(self) -> None:
-        self.con.execute("ROLLBACK")
+        self.sink.rollback()
 
 
 def move_tables(

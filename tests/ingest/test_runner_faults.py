@@ -88,12 +88,14 @@ def test_late_failure_is_rolled_back_and_the_next_file_succeeds(
     assert summary_row(ingest_db, "s3://b/good/job_5.h5")["status"] == "ok"
 
 
-def terminate_backends_on_first_write(monkeypatch, db: PgDatabase) -> list[int]:
-    """The first batch of samples finds its PostgreSQL connection killed (our database only)."""
+def terminate_backends_after_first_write(monkeypatch, db: PgDatabase) -> list[int]:
+    """Once the job's transaction has written its first samples, its PostgreSQL connection is
+    killed (our database only): the rest of the job finds it gone."""
     real = duckdb_sink.DuckDBJobWriter.append_timeseries
     killed: list[int] = []
 
     def append(self, rows):
+        result = real(self, rows)
         if not killed:
             killed.extend(
                 row[0]
@@ -103,14 +105,14 @@ def terminate_backends_on_first_write(monkeypatch, db: PgDatabase) -> list[int]:
                     " WHERE datname = current_database() AND pid <> pg_backend_pid()",
                 )
             )
-        return real(self, rows)
+        return result
 
     monkeypatch.setattr(duckdb_sink.DuckDBJobWriter, "append_timeseries", append)
     return killed
 
 
 def test_connection_killed_during_an_analysis_is_retried_on_a_new_runner(ingest_db, monkeypatch):
-    killed = terminate_backends_on_first_write(monkeypatch, ingest_db)
+    killed = terminate_backends_after_first_write(monkeypatch, ingest_db)
     pool = RunnerPool(pg_settings(ingest_db), size=1)
     source = "s3://b/user-a/job_4.h5"
 
@@ -137,7 +139,7 @@ def test_connection_killed_during_an_analysis_is_retried_on_a_new_runner(ingest_
 
 
 def test_lost_connection_is_never_a_failure_of_the_file(ingest_db, pg_runner, monkeypatch):
-    terminate_backends_on_first_write(monkeypatch, ingest_db)
+    terminate_backends_after_first_write(monkeypatch, ingest_db)
     source = "s3://b/user-a/job_2.h5"
     with pytest.raises(TransientError):
         pg_runner.analyse_file(EXAMPLES / "job_2.h5", source=source)
