@@ -201,6 +201,12 @@ class Runner:
             self.close()
             raise
 
+    def record_job_failure(self, job: JobInput, reason: str, kind: str) -> JobAnalysisResult:
+        """The job failed as a whole before any of its files was read (the ingest worker gave
+        up on it): its `job_summary` row is failed with `reason`, every file with `reason` and
+        `kind`. The files are not opened; `job.likwid` must be empty."""
+        return self._failed(JobFiles(job, self.read_limits), reason, kind)
+
     def _analyse_files(self, files: JobFiles) -> JobAnalysisResult:
         while files.opened:
             outcome = self._analyse_profile(files)

@@ -245,6 +245,10 @@ class IngestTx:
         )
         return cursor.rowcount > 0
 
+    async def note_job_worker_lost(self, job_id: int) -> bool:
+        """The running job analysis `job_id` lost its worker; counted once per attempt."""
+        return await queue.note_job_worker_lost(self.conn, job_id)
+
     async def mark_finished(
         self,
         row: ObjectRow,

@@ -149,6 +149,27 @@ async def defer_job_analysis(
     return True
 
 
+# The kwarg of an `analyse_job` job in which the stalled-job recovery notes the attempts whose
+# worker died (the task takes it; `analyse_job` gives up at POISON_LIMIT of them).
+LOST_ATTEMPTS_ARG = "lost_attempts"
+
+
+async def note_job_worker_lost(connection: Any, job_id: int) -> bool:
+    """The running attempt of the job lost its worker: noted in the job's `lost_attempts`
+    argument, once per attempt however many workers find it (before it is queued again);
+    True when noted now."""
+    cursor = await connection.execute(
+        """UPDATE procrastinate_jobs
+           SET args = jsonb_set(
+               args, ARRAY[%(arg)s::text],
+               COALESCE(args -> %(arg)s::text, '[]'::jsonb) || jsonb_build_array(attempts))
+           WHERE id = %(id)s AND status = 'doing'
+             AND NOT COALESCE(args -> %(arg)s::text, '[]'::jsonb) @> jsonb_build_array(attempts)""",
+        {"arg": LOST_ATTEMPTS_ARG, "id": job_id},
+    )
+    return cursor.rowcount > 0
+
+
 async def retry_stalled_jobs(
     app: procrastinate.App,
     *,

@@ -5,7 +5,9 @@ and queues this analysis after the quiet period. It takes the job's files from
 `ingest_objects` (checked ones, and failed ones so that the job reports them), downloads them
 into one folder, has the engine analyse them as one job and records each file's fate on its
 row. A job without any file left has its results removed. LIKWID output (`.csv`) of the job
-is downloaded with its profiles, including files that arrived before the job had any.
+is downloaded with its profiles, including files that arrived before the job had any. An
+analysis that lost its worker twice (the stalled-job recovery counts kills) is not run again:
+the job and its files are failed as a poison pill.
 """
 
 from __future__ import annotations
@@ -18,7 +20,13 @@ from pathlib import Path
 from analysis_module.ingest import members
 from analysis_module.ingest.downloads import download_folder
 from analysis_module.ingest.ports import JobFile, JobRequest
-from analysis_module.ingest.rules import FailureKind, Status, is_final_attempt
+from analysis_module.ingest.rules import (
+    JOB_KILLED_TWICE,
+    FailureKind,
+    Status,
+    is_final_attempt,
+    job_poisoned,
+)
 from analysis_module.ingest.service import TaskOutcome, TaskResult, WorkerDeps, object_label
 from analysis_module.pipeline_core.errors import ObjectNotFound, TerminalError, TransientError
 from analysis_module.pipeline_core.ingest_objects import ObjectRow
@@ -30,17 +38,31 @@ _SAFE_NAME = re.compile(r"[A-Za-z0-9._-]{1,200}")
 
 
 def _is_input(row: ObjectRow) -> bool:
-    """Checked files, and files failed for their content (the job reports them)."""
+    """Checked files, files failed for their content (the job reports them), and files failed
+    because an earlier analysis of their job was given up as a poison pill (when the job is
+    analysed again, after a change or a retry, it is with all of them)."""
     if row.status is Status.OK:
         return True
-    return row.status is Status.FAILED and row.failure_kind is FailureKind.FILE
+    if row.status is not Status.FAILED:
+        return False
+    return row.failure_kind is FailureKind.FILE or _failed_by_its_job(row)
 
 
-async def analyse_job(deps: WorkerDeps, job_source: str, *, job_attempt: int) -> TaskResult:
+def _failed_by_its_job(row: ObjectRow) -> bool:
+    """Failed as a file of a poisoned job, not because its own check was a poison pill."""
+    return row.failure_kind is FailureKind.POISON and row.error == JOB_KILLED_TWICE
+
+
+async def analyse_job(
+    deps: WorkerDeps, job_source: str, *, job_attempt: int, worker_kills: int = 0
+) -> TaskResult:
     """Analyse the job from its files as they are now; returns how that ended.
 
+    `worker_kills`: earlier attempts of this analysis whose worker died (killed, out of
+    memory); at `rules.POISON_LIMIT` the job is failed as a poison pill instead of run.
+
     Raises `TransientError` (retried) for outages, a timeout or a defect, and `TerminalError`
-    when no file of the job could be read (the job is recorded failed).
+    when no file of the job could be read or it is a poison pill (the job is recorded failed).
     """
     async with deps.store.transaction() as tx:
         await _adopt_likwid(tx, deps.config.bucket, job_source)
@@ -53,6 +75,10 @@ async def analyse_job(deps: WorkerDeps, job_source: str, *, job_attempt: int) ->
     inputs = [row for row in rows if _is_input(row)]
     if not inputs:
         return TaskResult(TaskOutcome.SUPERSEDED, "no file of the job is checked yet")
+    poisoned = job_poisoned(worker_kills)
+    if poisoned is not None:
+        await _give_up(deps, job_source, inputs, poisoned)
+        raise TerminalError(poisoned)
     try:
         outcome = await _download_and_analyse(deps, job_source, inputs, likwid)
     except TransientError as exc:
@@ -74,6 +100,41 @@ async def analyse_job(deps: WorkerDeps, job_source: str, *, job_attempt: int) ->
     return TaskResult(
         TaskOutcome.OK, f"analysed {len(outcome.files)} file(s) of the job, {failed} failed"
     )
+
+
+async def _give_up(deps: WorkerDeps, job_source: str, inputs: list[ObjectRow], reason: str):
+    """The job is not analysed again: its `job_summary` row is failed with the reason (the
+    engine reads none of its files), and so are its checked files, kind `poison`, so that
+    `--rescan --retry-failed` (or a new upload of one of them) analyses the job again. An
+    outage raises `TransientError`: the next attempt gives up again."""
+    log.warning("%s: %s", job_source, reason)
+    benchmark = members.job_benchmark(row.benchmark for row in inputs)
+    request = JobRequest(
+        source=job_source,
+        files=tuple(_unread_file(row) for row in inputs),
+        owner=inputs[0].owner,
+        benchmark=benchmark,
+        benchmark_set_by=members.SET_BY_UPLOAD if benchmark else None,
+    )
+    try:
+        await deps.analyser.record_job_failure(request, reason, FailureKind.POISON.value)
+    except TransientError:
+        raise
+    except Exception:  # a defect there must not keep the files from being failed
+        log.exception("could not record the failure of the job %s", job_source)
+    async with deps.store.transaction() as tx:
+        for started in inputs:  # key order: one lock order for every transaction
+            row = await tx.lock_object(started.bucket, started.key)
+            if row is not None and row.etag == started.etag and row.status is Status.OK:
+                await tx.mark_finished(
+                    row, status=Status.FAILED, error=reason, failure_kind=FailureKind.POISON
+                )
+
+
+def _unread_file(row: ObjectRow) -> JobFile:
+    """The file as a failure names it, without downloading it (`path` is not read)."""
+    label = object_label(row)
+    return JobFile(path=Path(label), source=row.source, etag=row.etag, label=label)
 
 
 async def _adopt_likwid(tx, bucket: str, job_source: str) -> None:

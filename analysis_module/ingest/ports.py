@@ -53,6 +53,8 @@ class IngestTx(Protocol):
 
     async def note_worker_lost(self, source: str) -> bool: ...
 
+    async def note_job_worker_lost(self, job_id: int) -> bool: ...
+
     async def mark_finished(
         self,
         row: ObjectRow,
@@ -146,5 +148,10 @@ class Analyser(Protocol):
 
     # runner.JobAnalysisResult (status, error, failure_kind, files: FileOutcome per file: source,
     # status, error, failure_kind); TimeoutError after budget_s
+
+    async def record_job_failure(self, job: JobRequest, reason: str, kind: str) -> Any: ...
+
+    # the job failed as a whole without being analysed (its files are not read): its
+    # `job_summary` row failed with `reason`, every file failed with `reason` and `kind`
 
     async def mark_removed(self, source: str) -> None: ...

@@ -29,6 +29,9 @@ class Disposition(StrEnum):
 FINAL_KINDS = frozenset({FailureKind.FILE, FailureKind.POISON})
 POISON_LIMIT = 2  # runs of one content that killed or outlasted their worker
 KILLED_TWICE = "the analysis killed its worker twice"
+# a job's analysis (of the files of one Slurm job) whose worker died twice; its files are failed
+# with this reason, and `job_service` tells them from files whose own check was a poison pill
+JOB_KILLED_TWICE = "gave up: the job's analysis stopped its worker twice (killed, or out of memory)"
 TIMED_OUT_TWICE = "the analysis timed out twice"
 
 IN_FLIGHT = frozenset({Status.RECEIVED, Status.QUEUED, Status.RUNNING})
@@ -147,6 +150,12 @@ def decide_start(
     if job_attempt >= max_attempts:
         return StartDecision(False, f"gave up after {job_attempt} attempts", give_up=True)
     return StartDecision(True)
+
+
+def job_poisoned(worker_kills: int) -> str | None:
+    """Why a job's analysis that lost its worker `worker_kills` times is not run again, or
+    None: at `POISON_LIMIT`, as for an object."""
+    return JOB_KILLED_TWICE if worker_kills >= POISON_LIMIT else None
 
 
 def finish_applies(

@@ -15,7 +15,8 @@ database check succeeded, within 3 check intervals, and analysis runners can be 
 At start-up the worker removes the download folders that dead workers of its host left in
 INGEST_DOWNLOAD_DIR. Jobs of dead workers count as kills of their object's content, and the
 analysis of one object may take INGEST_JOB_TIMEOUT_S: twice killed or twice over the budget,
-the object is failed as a poison pill (see `ingest.service`).
+the object is failed as a poison pill (see `ingest.service`). A job's analysis that lost its
+worker twice is failed as a poison pill too (see `ingest.job_service`).
 
 Modules: `__main__` (flags -> settings -> run), `supervisor` (start-up, the restart loop, stalled
 job recovery, database checks), `tasks` (the queue's tasks, thin), `runner_pool` (analysis

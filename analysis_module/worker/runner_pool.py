@@ -91,6 +91,9 @@ class RunnerPool:
     async def analyse_job(self, job: JobRequest, *, budget_s: float | None = None):
         return await self._call("analyse_job", job_input(job), budget_s=budget_s)
 
+    async def record_job_failure(self, job: JobRequest, reason: str, kind: str):
+        return await self._call("record_job_failure", job_input(job), reason, kind)
+
     async def mark_removed(self, source: str) -> None:
         await self._call("mark_removed", source)
 

@@ -56,8 +56,9 @@ async def check_database(
 async def recover_stalled_jobs(app, settings: AnalysisSettings, store: IngestStore) -> None:
     """Every WORKER_STALLED_CHECK_S: queue again the jobs of workers without a heartbeat.
 
-    An analysis whose worker died counts as a kill of its object's current content (once per
-    attempt, however many workers find it); the second kill makes it a poison pill.
+    An analysis whose worker died counts as a kill of its object's current content, or of the
+    job's analysis (once per attempt, however many workers find it); the second kill makes it
+    a poison pill.
 
     A heartbeat is only meaningful once every worker could send one: after this process's own
     database access failed or hung (an outage hits all workers' heartbeats alike), it waits
@@ -85,11 +86,17 @@ async def recover_stalled_jobs(app, settings: AnalysisSettings, store: IngestSto
 
 
 async def _count_kill(store: IngestStore, job) -> None:
-    if job.task_name != queue.ANALYSE_TASK or not job.lock:
+    """A kill of the object's content (`analyse_object`), or of the job's analysis
+    (`analyse_job`, noted on the queue job itself: a job has no row of its own)."""
+    if not job.lock or job.task_name not in (queue.ANALYSE_TASK, queue.JOB_TASK):
         return
     async with store.transaction() as tx:
-        if await tx.note_worker_lost(job.lock):
-            log.warning("the analysis of %s lost its worker", job.lock)
+        if job.task_name == queue.JOB_TASK:
+            lost = await tx.note_job_worker_lost(job.id)
+        else:
+            lost = await tx.note_worker_lost(job.lock)
+    if lost:
+        log.warning("the analysis of %s lost its worker", job.lock)
 
 
 async def serve_once(

@@ -63,12 +63,22 @@ def _add_object_tasks(blueprint: Blueprint, settings: AnalysisSettings) -> None:
         return result
 
     @blueprint.task(name="analyse_job", pass_context=True, retry=retry)
-    async def analyse_job(context: JobContext, bucket: str, job_source: str) -> service.TaskResult:
-        """Analyse the job from its files (queued with the job's lock and queueing lock)."""
+    async def analyse_job(
+        context: JobContext, bucket: str, job_source: str, lost_attempts: list[int] | None = None
+    ) -> service.TaskResult:
+        """Analyse the job from its files (queued with the job's lock and queueing lock).
+
+        `lost_attempts`: the attempts whose worker died, noted by the stalled-job recovery
+        (`queue.note_job_worker_lost`), never given when the job is queued."""
         deps = _deps(context)
         if bucket != deps.config.bucket:
             return _not_watched(bucket)
-        result = await job_service.analyse_job(deps, job_source, job_attempt=context.job.attempts)
+        result = await job_service.analyse_job(
+            deps,
+            job_source,
+            job_attempt=context.job.attempts,
+            worker_kills=len(lost_attempts or ()),
+        )
         log.info("%s: %s", job_source, result)
         return result
 

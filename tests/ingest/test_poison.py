@@ -1,4 +1,5 @@
-"""Objects that fail their worker: a late failure, two kills, two timeouts, a bad setting.
+"""Objects that fail their worker: a late failure, two kills, two timeouts, a bad setting;
+and the analysis of a Slurm job that kills its worker twice.
 
 Real listener, workers, PostgreSQL and S3. `tests.ingest.faulty_worker` is the production
 worker with faults for marked keys; kills are SIGKILLs of real worker processes while S3
@@ -17,7 +18,9 @@ from analysis_module.app.ingest_setup import rescan
 from analysis_module.settings import AnalysisSettings
 from tests.ingest.conftest import listener_process, running, service_env, worker_process
 from tests.ingest.support import (
+    EXAMPLES,
     FaultyLink,
+    fetch_all,
     jobs_of,
     minio_event,
     object_row,
@@ -31,6 +34,8 @@ from tests.support.net import free_port, wait_for_http
 from tests.support.servers import PythonProcess
 
 FAULTY_WORKER = ["-m", "tests.ingest.faulty_worker"]
+JOB_TASK = "ingest:analyse_job"
+JOB_KILLED_TWICE = "gave up: the job's analysis stopped its worker twice (killed, or out of memory)"
 CARBON_CSV = "start,carbon_g_per_kwh\n2020-01-01T00:00:00Z,300\n2030-01-01T00:00:00Z,300\n"
 
 
@@ -64,10 +69,10 @@ def settled(db, bucket: str, key: str, *statuses: str):
     return check
 
 
-def rescan_with(env: dict[str, str], monkeypatch):
+def rescan_with(env: dict[str, str], monkeypatch, *, retry_failed: bool = False):
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    return rescan(AnalysisSettings())
+    return rescan(AnalysisSettings(), retry_failed=retry_failed)
 
 
 def test_late_failure_fails_that_file_only(ingest_db, s3_endpoint, s3_bucket, s3, post_event):
@@ -220,3 +225,127 @@ def test_worker_is_unready_while_it_cannot_build_a_runner(
         carbon.write_text(CARBON_CSV)
         row = wait_until(settled(ingest_db, s3_bucket, key, "ok"), timeout_s=60, what="ok")
         assert httpx.get(readyz, timeout=5).status_code == 200
+
+
+def put_job_file(s3, listener, post_event, bucket: str, key: str) -> None:
+    data = (EXAMPLES / "nodestep" / key.rpartition("/")[2]).read_bytes()
+    etag = upload(s3, bucket, key, data)
+    response = post_event(listener.base_url, minio_event(bucket, key, etag=etag, size=len(data)))
+    assert response.status_code == 200
+
+
+def rows_of(db, bucket: str, keys: list[str]) -> list[dict]:
+    return [object_row(db, bucket, key) for key in keys]
+
+
+def all_settled(db, bucket: str, keys: list[str], *statuses: str):
+    def check():
+        rows = rows_of(db, bucket, keys)
+        return rows if all(row and row["status"] in statuses for row in rows) else None
+
+    return check
+
+
+def job_analysis_running(db, job: str, attempt: int):
+    """The job's analysis is running its attempt `attempt` (0 first)."""
+
+    def check():
+        return (JOB_TASK, "doing", attempt) in jobs_of(db, job)
+
+    return check
+
+
+def poison_a_job(ingest_db, s3_bucket, s3, post_event, link, env, keys: list[str]) -> str:
+    """The job of `keys` (files of job 5), its files checked, then its analysis killed with
+    its worker twice (S3 hangs during its downloads); a third worker gives up on it. Returns
+    the job."""
+    job = f"s3://{s3_bucket}/{keys[0].rpartition('/')[0]}/job_5"
+    with running(listener_process(env)) as listener:
+        with running(worker_process(env)) as worker:
+            for key in keys:
+                put_job_file(s3, listener, post_event, s3_bucket, key)
+            wait_until(all_settled(ingest_db, s3_bucket, keys, "ok"), what="the checks")
+            link.stall()  # before the quiet period ends: the analysis hangs in its downloads
+            wait_until(job_analysis_running(ingest_db, job, 0), what="the job's analysis")
+            worker.kill()
+        with running(worker_process(env)) as worker:
+            wait_until(job_analysis_running(ingest_db, job, 1), timeout_s=60, what="attempt 1")
+            worker.kill()
+        with running(worker_process(env)):
+            wait_until(
+                lambda: [status for _, status, _ in jobs_of(ingest_db, job)] == ["failed"],
+                timeout_s=60,
+                what="the verdict",
+            )
+    rows = rows_of(ingest_db, s3_bucket, keys)
+    assert {(row["status"], row["failure_kind"], row["error"]) for row in rows} == {
+        ("failed", "poison", JOB_KILLED_TWICE)
+    }
+    return job
+
+
+def job_files_of(db, job: str) -> list[tuple]:
+    return fetch_all(
+        db, "SELECT file_name, status, error FROM job_files WHERE job_source = %s ORDER BY 1", job
+    )
+
+
+def test_a_job_whose_analysis_killed_its_worker_twice_is_failed_and_left_alone(
+    ingest_db, s3_endpoint, s3_bucket, s3, link, post_event, monkeypatch
+):
+    folder = f"user-7f3c2a/oom-{uuid.uuid4().hex[:8]}"
+    keys = [f"{folder}/5_0_vm.h5", f"{folder}/5_batch_vm.h5"]
+    direct = service_env(ingest_db, s3_endpoint, s3_bucket, INGEST_JOB_QUIET_S="2")
+    env = {**direct, "MINIO_ENDPOINT": link.url, "MINIO_ADMIN_ENDPOINT": link.url}
+    job = poison_a_job(ingest_db, s3_bucket, s3, post_event, link, env, keys)
+
+    summary = summary_row(ingest_db, job)
+    assert (summary["status"], summary["error"]) == ("failed", JOB_KILLED_TWICE)
+    assert (summary["n_files"], summary["n_files_failed"]) == (2, 2)
+    assert job_files_of(ingest_db, job) == [
+        ("5_0_vm.h5", "failed", JOB_KILLED_TWICE),
+        ("5_batch_vm.h5", "failed", JOB_KILLED_TWICE),
+    ]
+    link.passes()
+    with running(worker_process(direct)):
+        assert rescan_with(direct, monkeypatch).enqueued == 0  # final, like an object's
+        assert [row["status"] for row in rows_of(ingest_db, s3_bucket, keys)] == ["failed"] * 2
+        # not queued again: its three runs (two killed, one gave up) in one queue job
+        assert jobs_of(ingest_db, job) == [(JOB_TASK, "failed", 3)]
+
+        # a new file of the job: the job is analysed again, with the files it had
+        with running(listener_process(direct)) as listener:
+            put_job_file(s3, listener, post_event, s3_bucket, f"{folder}/5_1_vm.h5")
+        keys.append(f"{folder}/5_1_vm.h5")
+        rows = wait_until(all_settled(ingest_db, s3_bucket, keys, "ok"), what="the new analysis")
+        summary = wait_until(
+            lambda: (row := summary_row(ingest_db, job))["status"] == "ok" and row,
+            what="the job's row",
+        )
+    assert (summary["n_files"], summary["n_files_failed"], summary["error"]) == (3, 0, None)
+    assert all((row["failure_kind"], row["error"]) == (None, None) for row in rows)
+
+
+def test_a_poisoned_job_retried_after_the_cause_is_gone_is_analysed(
+    ingest_db, s3_endpoint, s3_bucket, s3, link, post_event, monkeypatch
+):
+    folder = f"user-7f3c2a/oom-{uuid.uuid4().hex[:8]}"
+    keys = [f"{folder}/{name}" for name in ("5_0_vm.h5", "5_1_vm.h5", "5_batch_vm.h5")]
+    direct = service_env(ingest_db, s3_endpoint, s3_bucket, INGEST_JOB_QUIET_S="2")
+    env = {**direct, "MINIO_ENDPOINT": link.url, "MINIO_ADMIN_ENDPOINT": link.url}
+    job = poison_a_job(ingest_db, s3_bucket, s3, post_event, link, env, keys)
+    link.passes()  # the cause is gone (more memory for the workers, a fixed release)
+
+    report = rescan_with(direct, monkeypatch, retry_failed=True)
+    assert sorted(report.enqueued_keys) == keys
+    with running(worker_process(direct)):
+        rows = wait_until(all_settled(ingest_db, s3_bucket, keys, "ok"), what="the re-checks")
+        summary = wait_until(
+            lambda: (row := summary_row(ingest_db, job))["status"] == "ok" and row,
+            what="the job analysed",
+        )
+    assert (summary["n_files"], summary["n_files_failed"], summary["error"]) == (3, 0, None)
+    assert all((row["failure_kind"], row["error"]) == (None, None) for row in rows)
+    assert [row[1] for row in job_files_of(ingest_db, job)] == ["ok"] * 3
+    # a fresh analysis with a fresh count: it ran once, and its earlier kills did not count
+    assert jobs_of(ingest_db, job) == [(JOB_TASK, "failed", 3), (JOB_TASK, "succeeded", 1)]
