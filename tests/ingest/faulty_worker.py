@@ -4,7 +4,7 @@ A source holding `late-failure` fails in the breakdown step (after its samples w
 inside the job's transaction) with the OSError that absurd times used to raise there; one
 holding `slow-analysis` takes 20 s in that step; one holding `defect` raises a RuntimeError
 there (an "internal error"); for one holding `lose-db`, the first time in this process, the
-analysis' PostgreSQL connections are terminated as it writes its first samples
+analysis' PostgreSQL connections are terminated once it has written its first samples
 (`pg_terminate_backend`, on the test's own database only). Everything else is the production
 worker.
 """
@@ -46,10 +46,11 @@ def _breakdown(source, rows):
 
 
 def _append_timeseries(self, rows):
+    result = _real_append(self, rows)
     if "lose-db" in self.source and not _lost_db:
         _lost_db.append(self.source)
         _terminate_analysis_connections()
-    return _real_append(self, rows)
+    return result
 
 
 runner.breakdown_table = _breakdown
