@@ -203,10 +203,23 @@ def _add_rank(grid, rows, raw, freq_scale) -> TaskFigures:
 
 
 def _sum_per_epoch(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
-    """Deltas summed within each EpochTime; a sample with no valid delta stays missing."""
+    """Deltas summed within each EpochTime; a sample with no valid delta stays missing.
+
+    ``np.add.reduceat`` over the groups of several rows only: a group of one row is its row
+    (as reduceat has it), and most groups are one row (exit polls add the others).
+    """
     finite = ~np.isnan(values)
-    sums = np.add.reduceat(np.where(finite, values, 0.0), starts)
-    sums[np.add.reduceat(finite, starts) == 0] = np.nan
+    summed = np.where(finite, values, 0.0)
+    sums, valid = summed[starts], finite[starts]
+    sizes = np.diff(starts, append=len(values))
+    several = sizes > 1
+    if several.any():
+        rows = np.repeat(several, sizes)
+        kept = sizes[several]
+        offsets = np.cumsum(kept) - kept
+        sums[several] = np.add.reduceat(summed[rows], offsets)
+        valid[several] = np.add.reduceat(finite[rows], offsets) > 0
+    sums[~valid] = np.nan
     return sums
 
 
