@@ -44,10 +44,33 @@ def _cumulative(outcome: FactorOutcome | None, n: int) -> np.ndarray:
     return np.concatenate([[0.0], np.cumsum(outcome.per_interval)])
 
 
-def _spread(union: np.ndarray, epochs: np.ndarray, values: np.ndarray, dtype=np.float64):
-    out = np.full(len(union), np.nan, dtype=dtype)
-    out[np.searchsorted(union, epochs)] = values
-    return out
+class _Spread:
+    """Values at ``epochs`` placed on the rows of ``union`` (NaN elsewhere); the positions are
+    searched once per source, and not at all when the source has every row."""
+
+    def __init__(self, union: np.ndarray, epochs: np.ndarray) -> None:
+        self.n = len(union)
+        every_row = epochs is union or np.array_equal(epochs, union)
+        self.rows = None if every_row else np.searchsorted(union, epochs)
+
+    def __call__(self, values: np.ndarray) -> np.ndarray:
+        if self.rows is None:
+            return np.array(values, dtype=np.float64)
+        out = np.full(self.n, np.nan)
+        out[self.rows] = values
+        return out
+
+
+def _union(parts: list[np.ndarray]) -> np.ndarray:
+    """Sorted unique epochs of both sources; the one array itself when they agree (Energy and
+    Tasks sampled at the same seconds), as ``np.union1d`` would return it."""
+    if len(parts) == 1:
+        return parts[0]
+    first, second = parts
+    same = first.dtype == second.dtype and np.array_equal(first, second)
+    if same and bool(np.all(first[1:] > first[:-1])):
+        return first
+    return np.union1d(first, second)
 
 
 def _constant_strings(value: str, n: int) -> pa.Array:
@@ -68,30 +91,26 @@ def timeseries_table(
     parts = [a.epoch_s for a in (series, tasks) if a is not None and len(a.epoch_s)]
     if not parts:
         return None
-    union = parts[0] if len(parts) == 1 else np.union1d(*parts)
+    union = _union(parts)
     n = len(union)
     columns: dict[str, np.ndarray] = {}
     elapsed = np.full(n, np.nan)
     if tasks is not None:
-        elapsed = _spread(union, tasks.epoch_s, tasks.elapsed_s)
+        spread = _Spread(union, tasks.epoch_s)
+        elapsed = spread(tasks.elapsed_s)
         for name in TASK_COLUMNS:
-            columns[name] = _spread(union, tasks.epoch_s, tasks.columns[name])
+            columns[name] = spread(tasks.columns[name])
     if series is not None:
+        spread = _Spread(union, series.epoch_s)
         # Energy's ElapsedTime wins where both exist: it is the step's own clock too.
-        elapsed = np.where(
-            np.isnan(e := _spread(union, series.epoch_s, series.elapsed_s)), elapsed, e
-        )
-        columns["power_w"] = _spread(union, series.epoch_s, series.watts)
-        columns["energy_j"] = _spread(union, series.epoch_s, integration.cumulative_energy_j)
+        elapsed = np.where(np.isnan(e := spread(series.elapsed_s)), elapsed, e)
+        columns["power_w"] = spread(series.watts)
+        columns["energy_j"] = spread(integration.cumulative_energy_j)
         m = len(series.epoch_s)
-        columns["cost_eur"] = _spread(union, series.epoch_s, _cumulative(figures.cost, m))
-        columns["co2_g"] = _spread(union, series.epoch_s, _cumulative(figures.co2, m))
-        columns["price_eur_per_mwh"] = _spread(
-            union, series.epoch_s, values_at(price, series.epoch_s)
-        )
-        columns["carbon_g_per_kwh"] = _spread(
-            union, series.epoch_s, values_at(carbon, series.epoch_s)
-        )
+        columns["cost_eur"] = spread(_cumulative(figures.cost, m))
+        columns["co2_g"] = spread(_cumulative(figures.co2, m))
+        columns["price_eur_per_mwh"] = spread(values_at(price, series.epoch_s))
+        columns["carbon_g_per_kwh"] = spread(values_at(carbon, series.epoch_s))
     arrays = []
     for field in JOB_TIMESERIES:
         name = field.name

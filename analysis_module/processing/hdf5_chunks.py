@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import math
 import mmap
+import os
 import zlib
 from operator import itemgetter
 
@@ -27,12 +28,15 @@ import h5py
 import numpy as np
 
 from analysis_module.processing.errors import ProfileError
+from analysis_module.processing.hdf5_btree import btree_chunks
 
 _ADLER_MOD = 65521
 _STORED_HEAD = 7  # zlib header (2), stored block header (1), LEN (2), NLEN (2)
 _ADLER_BYTES = 4
 _MAX_STORED_BLOCK = 0xFFFF
 _BLOCK_BYTES = 16 * 1024**2  # payload copied between drops of the mapped pages
+# a block's chunks are read in one pread when they span at most this much more than their size
+_SPAN_SLACK, _SPAN_EXTRA = 2, 64 * 1024
 _BIG_ENDIAN_U32 = np.array([1 << 24, 1 << 16, 1 << 8, 1], dtype=np.int64)
 # fields of h5py's StoreInfo: chunk_offset, filter_mask, byte_offset, size
 _FIRST, _MASK, _OFFSET, _SIZE = (itemgetter(i) for i in range(4))
@@ -43,15 +47,32 @@ class ChunkSource:
 
     def __init__(self, path: str) -> None:
         self.path = path
+        self._file = None
         self._map: mmap.mmap | None = None
         self._bytes: np.ndarray | None = None
+        self._buffer: np.ndarray | None = None
 
     def bytes(self) -> np.ndarray:
         if self._bytes is None:
-            with open(self.path, "rb") as fh:
-                self._map = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+            self._file = open(self.path, "rb")  # noqa: SIM115 - kept open until close()
+            self._map = mmap.mmap(self._file.fileno(), 0, access=mmap.ACCESS_READ)
             self._bytes = np.frombuffer(self._map, dtype=np.uint8)
         return self._bytes
+
+    def span(self, start: int, stop: int) -> np.ndarray | None:
+        """Bytes ``start:stop`` of the mapped file read with one ``pread`` into a buffer reused
+        between calls (valid until the next call): cheaper than faulting the map's pages in
+        one by one. None when the read comes back short."""
+        self.bytes()
+        size = stop - start
+        if self._buffer is None or self._buffer.size < size:
+            self._buffer = np.empty(size, dtype=np.uint8)
+        view = self._buffer[:size]
+        try:
+            n_read = os.preadv(self._file.fileno(), [view], start)
+        except OSError:
+            return None
+        return view if n_read == size else None
 
     def release(self) -> None:
         """Drop the pages touched so far from this process (they stay in the page cache)."""
@@ -59,11 +80,14 @@ class ChunkSource:
             self._map.madvise(mmap.MADV_DONTNEED)
 
     def close(self) -> None:
-        self._bytes = None
+        self._bytes = self._buffer = None
         if self._map is not None:
             with contextlib.suppress(BufferError):  # a view still held (by a traceback):
                 self._map.close()  # the map is then unmapped when that view goes
             self._map = None
+        if self._file is not None:
+            self._file.close()
+            self._file = None
 
 
 def read_records(
@@ -75,11 +99,11 @@ def read_records(
     if chunk_rows is None or length == 0:
         return None
     chunk_bytes = chunk_rows * compound.itemsize
-    chunks = _chunk_addresses(ds, math.ceil(length / chunk_rows), chunk_rows)
+    data = source.bytes()
+    chunks = _chunk_addresses(ds, data, math.ceil(length / chunk_rows), chunk_rows, compound)
     if chunks is None:
         return None
     offsets, sizes = chunks
-    data = source.bytes()
     if int((offsets + sizes).max()) > data.size or int(offsets.min()) < 0:
         return None
     stored = sizes == chunk_bytes + _STORED_HEAD + _ADLER_BYTES
@@ -137,10 +161,31 @@ def _plain_number(mtid: h5py.h5t.TypeID, member: np.dtype) -> bool:
 
 
 def _chunk_addresses(
-    ds: h5py.Dataset, n_chunks: int, chunk_rows: int
+    ds: h5py.Dataset, data: np.ndarray, n_chunks: int, chunk_rows: int, compound: np.dtype
 ) -> tuple[np.ndarray, np.ndarray] | None:
     """File offsets and stored sizes of every chunk in row order, or None if any is missing,
-    extra, out of order or stored with a filter skipped."""
+    extra, out of order or stored with a filter skipped. From the B-tree in the file map when
+    its layout is HDF5 1.8's (``hdf5_btree``), else from h5py's ``chunk_iter``."""
+    parsed = btree_chunks(data, _header_address(ds), n_chunks, chunk_rows, compound.itemsize)
+    if parsed is not None:
+        offsets, sizes, masks = parsed
+        return None if masks.any() else (offsets, sizes)
+    return _iterated_addresses(ds, n_chunks, chunk_rows)
+
+
+def _header_address(ds: h5py.Dataset) -> int:
+    """The dataset's object header address in the file, -1 when HDF5 does not tell it."""
+    try:
+        low, high = h5py.h5g.get_objinfo(ds.id, b".").objno
+    except (RuntimeError, ValueError, OSError, AttributeError, TypeError):
+        return -1
+    return int(low) if high == 0 else -1
+
+
+def _iterated_addresses(
+    ds: h5py.Dataset, n_chunks: int, chunk_rows: int
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """``_chunk_addresses`` through h5py: one StoreInfo per chunk."""
     found: list = []
     try:
         ds.id.chunk_iter(found.append)
@@ -169,12 +214,20 @@ def _stored_payload(
     payload = np.empty((offsets.size, chunk_bytes), dtype=np.uint8)
     stored = np.empty(offsets.size, dtype=np.int64)
     per_block = max(1, _BLOCK_BYTES // chunk_bytes)
+    stored_bytes = _STORED_HEAD + chunk_bytes + _ADLER_BYTES
     for first in range(0, offsets.size, per_block):
         block = slice(first, first + per_block)
-        if not _stored_headers_valid(data, offsets[block], chunk_bytes):
+        where, starts = data, offsets[block]
+        low, high = int(starts.min()), int(starts.max()) + stored_bytes
+        if high - low <= _SPAN_SLACK * starts.size * stored_bytes + _SPAN_EXTRA:
+            # the block's chunks lie close together: one read instead of page faults
+            read = source.span(low, high)
+            if read is not None:
+                where, starts = read, starts - low
+        if not _stored_headers_valid(where, starts, chunk_bytes):
             return None
-        _strided_copy(data, offsets[block] + _STORED_HEAD, payload[block])
-        tail = data[offsets[block, None] + (_STORED_HEAD + chunk_bytes + np.arange(_ADLER_BYTES))]
+        _strided_copy(where, starts + _STORED_HEAD, payload[block])
+        tail = where[starts[:, None] + (_STORED_HEAD + chunk_bytes + np.arange(_ADLER_BYTES))]
         stored[block] = tail.astype(np.int64) @ _BIG_ENDIAN_U32
         source.release()
     if combined_adler32(stored, chunk_bytes) != zlib.adler32(payload):

@@ -15,7 +15,13 @@ from analysis_module.pipeline_core.node_energy import PowerSeries
 from analysis_module.pipeline_core.power import select_power_source
 from analysis_module.pipeline_core.schema import JOB_TIMESERIES
 from analysis_module.pipeline_core.tasks import TaskFigures, TaskSamples
-from analysis_module.pipeline_core.timeseries import TASK_COLUMNS, timeseries_table, values_at
+from analysis_module.pipeline_core.timeseries import (
+    TASK_COLUMNS,
+    _Spread,
+    _union,
+    timeseries_table,
+    values_at,
+)
 
 T0 = 1_790_000_000
 
@@ -116,3 +122,23 @@ def test_an_uncovered_interval_makes_the_running_cost_unknown_from_there():
     figures.cost = FactorOutcome(None, "price unknown", np.array([0.001, math.nan]))
     rows = timeseries_table("0", "n1", series, integration, figures, None, None, None).to_pylist()
     assert [r["cost_eur"] for r in rows] == [0.0, 0.001, None]
+
+
+@pytest.mark.parametrize(
+    ("power", "tasks"),
+    [
+        ([10, 11, 12, 13], [10, 11, 12, 13]),  # the usual: both sampled at the same seconds
+        ([10, 11, 12, 13], [11, 12]),
+        ([10, 12], [11, 13, 14]),
+        ([10, 11], [20, 21]),
+    ],
+)
+def test_rows_are_placed_as_a_search_of_the_union_places_them(power, tasks) -> None:
+    power, tasks = np.array(power, np.int64), np.array(tasks, np.int64)
+    union = _union([power, tasks])
+    assert union.tobytes() == np.union1d(power, tasks).tobytes()
+    for epochs in (power, tasks):
+        values = np.arange(len(epochs), dtype=np.int64) * 3
+        expected = np.full(len(union), np.nan)
+        expected[np.searchsorted(union, epochs)] = values
+        assert _Spread(union, epochs)(values).tobytes() == expected.tobytes()
