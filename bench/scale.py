@@ -12,9 +12,9 @@ slower or bigger. This bench fills a scratch database with SQL (fast), in the re
   --leftover N          leftover tables job_<stem> of an earlier per-file layout in public,
                         with no job_summary row (default 20,000)
 
-then analyses one small file (1 node, 10 min at 1 Hz) as nine new jobs in a fresh process per
+then analyses one small file (1 node, 10 min at 1 Hz) as sixteen new jobs in a fresh process per
 run, against the filled database and against an empty one, and prints a job's analysis time
-(the median of jobs 2-9, a worker's steady state; the first job apart; setup: settings, the
+(the median of jobs 2-16, a worker's steady state; the first job apart; setup: settings, the
 connection and migrations, timed apart) and the process's peak memory side by side. Then the
 read paths (bench/read_paths.py): GET /jobs of the user owning a tenth of the jobs, first and a
 deep page, and every Grafana panel's query, on a baseline database of 100 jobs and on the filled
@@ -48,7 +48,7 @@ RSS_DELTA_TARGET_MB = 50.0
 TABLES_PER_TRANSACTION = 1000  # each CREATE TABLE holds a lock until COMMIT
 JOBS_PER_STATEMENT = 2000
 HEAVY_USER = "user0"  # owns every tenth job
-JOBS_AFTER = 8  # jobs a measuring process analyses after its first
+JOBS_AFTER = 15  # jobs a measuring process analyses after its first
 READS_BASELINE_JOBS = 100  # the read paths' baseline: a database holding this many jobs
 
 LEFTOVER_TABLE = """CREATE TABLE "job_{i}_0_node{i}" (step text, node text, epoch bigint,
