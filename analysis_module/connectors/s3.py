@@ -12,6 +12,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 
 import boto3
@@ -68,6 +69,8 @@ class ObjectInfo:
     version_id: str | None = None
     # user metadata from a HEAD (`x-amz-meta-<name>` as {name: value}, names in lower case)
     metadata: dict[str, str] = field(default_factory=dict)
+    # a listing's entry: when the store served its page, by the store's clock (its Date header)
+    listed_at: datetime | None = None
 
 
 class ObjectStore:
@@ -102,12 +105,14 @@ class ObjectStore:
         )
         with self._errors(self.describe(prefix)):
             for page in pages:
+                served = _served_at(page)
                 for item in page.get("Contents", ()):
                     yield ObjectInfo(
                         key=item["Key"],
                         etag=normalise_etag(item.get("ETag")) or "",
                         size=int(item.get("Size", 0)),
                         last_modified=item.get("LastModified"),
+                        listed_at=served,
                     )
 
     def head(self, key: str) -> ObjectInfo:
@@ -144,6 +149,15 @@ class ObjectStore:
 
     def _errors(self, what: str):
         return _S3Errors(what)
+
+
+def _served_at(response: dict) -> datetime | None:
+    """The response's Date header (the store's clock, whole seconds), or None."""
+    date = response.get("ResponseMetadata", {}).get("HTTPHeaders", {}).get("date")
+    try:
+        return parsedate_to_datetime(date) if date else None
+    except (TypeError, ValueError):
+        return None
 
 
 class _S3Errors:

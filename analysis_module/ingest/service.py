@@ -20,7 +20,12 @@ from analysis_module.ingest.config import IngestConfig
 from analysis_module.ingest.downloads import download_path
 from analysis_module.ingest.notifications import observe_content
 from analysis_module.ingest.ports import Analyser, IngestStore, Objects
-from analysis_module.ingest.quota import over_quota_reason, usage_up_to
+from analysis_module.ingest.quota import (
+    OwnerListings,
+    measure_listing,
+    over_quota_reason,
+    usage_up_to,
+)
 from analysis_module.ingest.rules import FailureKind, Status
 from analysis_module.pipeline_core.errors import ObjectNotFound, TerminalError, TransientError
 from analysis_module.pipeline_core.ingest_objects import Content, ObjectRow
@@ -34,6 +39,7 @@ class WorkerDeps:
     objects: Objects
     analyser: Analyser
     config: IngestConfig
+    listings: OwnerListings | None = None  # owners' recent listings (None: list every time)
 
 
 class TaskOutcome(StrEnum):
@@ -155,15 +161,26 @@ async def _start(deps: WorkerDeps, key: str, *, job_attempt: int):
 
 async def _over_quota(deps: WorkerDeps, row: ObjectRow, info) -> str | None:
     """The reason the owner's quota refuses this upload, or None (one listing of the
-    owner's namespace; objects outside any namespace are not checked)."""
+    owner's namespace, or none when a recent one proves it within the quota; objects outside
+    any namespace are not checked)."""
     quota = deps.config.owner_quota
     if quota is None or row.owner is None:
         return None
+    listings = deps.listings
+    kept = listings.covering(row.owner, info) if listings is not None else None
+    if kept is not None and over_quota_reason(usage_up_to(kept, info), quota) is None:
+        return None  # within the quota by a listing holding every object that counts
 
     def measure():
-        return usage_up_to(deps.objects.list_objects(row.owner + "/"), info)
+        listing = deps.objects.list_objects(row.owner + "/")
+        if listings is None:
+            return usage_up_to(listing, info), None
+        return measure_listing(listing, info, keep_up_to=listings.max_objects)
 
-    reason = over_quota_reason(await asyncio.to_thread(measure), quota)
+    usage, listing = await asyncio.to_thread(measure)
+    if listings is not None:
+        listings.keep(row.owner, listing)
+    reason = over_quota_reason(usage, quota)
     if reason:
         log.warning("%s: %s", row.source, reason)
     return reason

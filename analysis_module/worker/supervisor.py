@@ -21,6 +21,7 @@ from analysis_module.connectors.ingest_pool import open_ingest_store
 from analysis_module.connectors.ingest_store import IngestStore
 from analysis_module.connectors.s3 import ObjectStore
 from analysis_module.ingest.downloads import clean_download_dir
+from analysis_module.ingest.quota import OwnerListings
 from analysis_module.ingest.service import WorkerDeps
 from analysis_module.pipeline_core.errors import TransientError
 from analysis_module.settings import AnalysisSettings
@@ -207,6 +208,7 @@ async def _run(
         "objects": MeasuredObjectStore(ObjectStore(settings.object_store_config()), metrics),
         "analyser": runners,
         "config": ingest_config(settings),
+        "listings": OwnerListings(),
     }
     try:
         await runners.warm_up()

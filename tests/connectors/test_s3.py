@@ -27,6 +27,9 @@ def test_listing_pages_through_every_object_under_the_prefix(s3_endpoint, s3_buc
     assert [info.key for info in listed] == sorted(keys)
     assert all(info.size == 3 and len(info.etag) == 32 for info in listed)
     assert all(info.last_modified is not None for info in listed)
+    # each page says when the gateway served it, by the gateway's clock (whole seconds)
+    newest = max(info.last_modified for info in listed).replace(microsecond=0)
+    assert all(info.listed_at >= newest for info in listed)
 
 
 def test_download_streams_the_object_and_returns_its_etag(s3_endpoint, s3_bucket, tmp_path):

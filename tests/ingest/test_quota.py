@@ -7,12 +7,20 @@ bypassing the API's check at issue time.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime
 from types import SimpleNamespace
 
 from analysis_module.app.ingest_setup import rescan
-from analysis_module.ingest.quota import OwnerQuota, Usage, over_quota_reason, usage_up_to
+from analysis_module.ingest.quota import (
+    OwnerListings,
+    OwnerQuota,
+    Usage,
+    over_quota_reason,
+    usage_up_to,
+)
+from analysis_module.ingest.service import _over_quota
 from analysis_module.settings import AnalysisSettings
 from tests.ingest.conftest import listener_process, running, service_env, worker_process
 from tests.ingest.support import (
@@ -155,3 +163,99 @@ def test_only_objects_that_arrived_no_later_count():
         "over quota: the owner's 10.5 GiB (11274289152 bytes) exceed "
         "USER_MAX_BYTES=10.0 GiB (10737418240 bytes)"
     )
+
+
+def _at(second: float) -> datetime:
+    return datetime.fromtimestamp(second, UTC)
+
+
+def _info(key: str, second: float, size: int = 10, listed_at: float | None = None):
+    listed = _at(listed_at) if listed_at is not None else None
+    return SimpleNamespace(key=key, size=size, last_modified=_at(second), listed_at=listed)
+
+
+class Namespace:
+    """The owner's objects as the store lists them, served at `served_s`; counts listings."""
+
+    def __init__(self, arrivals: dict[str, float], served_s: float | None):
+        self.arrivals, self.served_s, self.listings = dict(arrivals), served_s, 0
+
+    def list_objects(self, prefix: str = ""):
+        self.listings += 1
+        for key, second in sorted(self.arrivals.items()):
+            yield _info(key, second, listed_at=self.served_s)
+
+    def head(self, key: str):
+        return _info(key, self.arrivals[key])
+
+
+def check(namespace: Namespace, listings: OwnerListings | None, key: str, max_objects: int):
+    """The worker's quota check of one arrival (no bytes limit to speak of)."""
+    deps = SimpleNamespace(
+        objects=namespace,
+        listings=listings,
+        config=SimpleNamespace(owner_quota=OwnerQuota(max_objects, 10**12)),
+    )
+    row = SimpleNamespace(owner="u", source=f"s3://b/{key}")
+    return asyncio.run(_over_quota(deps, row, namespace.head(key)))
+
+
+BURST = {f"u/run{n}/job_{n}.h5": 100.0 + n / 4 for n in range(8)}  # seconds 100..101
+
+
+def test_a_burst_of_one_owners_uploads_is_listed_once_not_once_per_upload():
+    namespace = Namespace(BURST, served_s=104.2)  # the worker reached them 3 s later
+    listings = OwnerListings()
+    assert [check(namespace, listings, key, max_objects=8) for key in BURST] == [None] * 8
+    assert namespace.listings == 1
+    # without kept listings (the default of the service), one listing per arrival
+    assert [check(namespace, None, key, max_objects=8) for key in BURST] == [None] * 8
+    assert namespace.listings == 1 + 8
+
+
+def test_an_upload_of_the_seconds_just_before_the_listing_is_listed_again():
+    namespace = Namespace({**BURST, "u/late/job_9.h5": 103.2}, served_s=104.0)
+    listings = OwnerListings()
+    assert check(namespace, listings, "u/run0/job_0.h5", max_objects=9) is None
+    assert check(namespace, listings, "u/run7/job_7.h5", max_objects=9) is None  # 101 + 2 <= 104
+    assert namespace.listings == 1
+    # 103 + 2 > 104: the gateway may have stamped the listing before that second was over
+    assert check(namespace, listings, "u/late/job_9.h5", max_objects=9) is None
+    assert namespace.listings == 2
+
+
+def test_past_the_quota_by_a_kept_listing_the_verdict_comes_from_a_fresh_one():
+    namespace = Namespace(BURST, served_s=110.0)
+    listings = OwnerListings()
+    assert check(namespace, listings, "u/run0/job_0.h5", max_objects=4) is None
+    # the 5th upload is over by the kept listing; the user deleted two older ones since
+    for key in ("u/run1/job_1.h5", "u/run2/job_2.h5"):
+        del namespace.arrivals[key]
+    assert check(namespace, listings, "u/run4/job_4.h5", max_objects=4) is None
+    assert namespace.listings == 2
+    reason = check(namespace, listings, "u/run6/job_6.h5", max_objects=4)
+    assert reason.startswith("over quota: the owner's 5 objects exceed USER_MAX_OBJECTS=4")
+    assert namespace.listings == 3
+
+
+def test_kept_listings_expire_and_listings_without_the_stores_time_are_not_kept():
+    now = [0.0]
+    listings = OwnerListings(max_age_s=30.0, clock=lambda: now[0])
+    namespace = Namespace(BURST, served_s=110.0)
+    check(namespace, listings, "u/run0/job_0.h5", max_objects=8)
+    now[0] = 31.0
+    check(namespace, listings, "u/run1/job_1.h5", max_objects=8)
+    assert namespace.listings == 2
+
+    undated, listings = Namespace(BURST, served_s=None), OwnerListings()
+    for key in list(BURST)[:3]:
+        check(undated, listings, key, max_objects=8)
+    assert undated.listings == 3
+
+
+def test_a_listing_longer_than_the_kept_limit_is_not_kept():
+    listings = OwnerListings(max_objects=7)
+    namespace = Namespace(BURST, served_s=110.0)
+    for key in list(BURST)[:3]:
+        assert check(namespace, listings, key, max_objects=8) is None
+    assert namespace.listings == 3
