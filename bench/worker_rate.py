@@ -22,9 +22,10 @@ the upload's return to the job's row. Target: >= 30 jobs/s per worker process. E
 and every object row must be `ok`. Bounded: at most 1000 jobs, every wait gives up after
 --timeout.
 
---profile samples the worker's threads and its asyncio tasks every 5 ms (a sampler thread the
-bench starts inside the worker process; nothing of it is in the worker's code) and prints
-which functions a job's wall time is spent in, per task.
+--profile times the steps of each task inside the worker by wall clock (the bench starts the
+worker through itself and wraps the services' functions; nothing of it is in the worker's
+code): the row lock, HEAD, the quota's listing, the downloads, the check, the engine, the
+ingest transactions, and procrastinate's fetch and finish of each job.
 """
 
 from __future__ import annotations
@@ -39,7 +40,6 @@ import tempfile
 import threading
 import time
 import uuid
-from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -50,124 +50,134 @@ TARGET_JOBS_S = 30.0
 MAX_JOBS = 1000
 OWNER = "user-bench01"
 PROFILE_ENV = "WORKER_RATE_PROFILE"  # set by this bench only: where the sampled worker writes
-SAMPLE_S = 0.005
 
 
-# ---------------------------------------------------------------- the sampled worker process
+# ---------------------------------------------------------------- the timed worker process
+
+# (module, attribute): the steps of a job timed by wall clock inside the worker with --profile.
+# The services call these through their modules' attributes, so wrapping them there is seen.
+STEPS = (
+    ("analysis_module.ingest.service", "_start"),  # lock the row, set running (a transaction)
+    ("analysis_module.worker.metrics", "MeasuredObjectStore.head"),
+    ("analysis_module.ingest.service", "_over_quota"),  # the owner's listing
+    ("analysis_module.worker.metrics", "MeasuredObjectStore.download"),
+    ("analysis_module.ingest.members", "check_file"),  # open the profile and close it again
+    ("analysis_module.ingest.service", "_finish_member"),  # record, queue the job (transaction)
+    ("analysis_module.ingest.job_service", "_download"),  # the job's files, again
+    ("analysis_module.worker.runner_pool", "RunnerPool.analyse_job"),  # the engine
+    ("analysis_module.ingest.job_service", "_record_files"),  # each file's fate (transaction)
+    ("analysis_module.connectors.ingest_store", "IngestStore.transaction"),  # all of them
+    ("procrastinate.manager", "JobManager.fetch_job"),  # the queue's own round trips
+    ("procrastinate.manager", "JobManager.finish_job"),
+)
+TASKS = (
+    ("analysis_module.ingest.service", "analyse_object", "ingest:analyse_object"),
+    ("analysis_module.ingest.job_service", "analyse_job", "ingest:analyse_job"),
+)
 
 
-class Sampler:
-    """Every SAMPLE_S, one stack of what the worker is doing, by wall clock.
-
-    A sample is the stack of a pool thread running a call (S3, the analysis) if there is one,
-    else the event loop thread's own stack if it runs Python code, else (the loop waits for
-    the network: PostgreSQL, a poll) the await chain of the running procrastinate job; with no
-    job running, the await chain of procrastinate's fetch loop.
-    """
+class StepTimes:
+    """(task, step) -> [calls, seconds]; the task is the one running (a context variable,
+    which asyncio tasks and `asyncio.to_thread` carry along)."""
 
     def __init__(self, out: Path):
+        import contextvars
+
         self.out = out
-        self.loop = None
-        self.samples: Counter = Counter()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="bench-sampler", daemon=True)
+        self.times: dict[tuple[str, str], list[float]] = {}
+        self.task = contextvars.ContextVar("task", default="queue")
+        self.lock = threading.Lock()
 
-    def start(self) -> None:
-        self._thread.start()
+    def add(self, step: str, seconds: float, task: str | None = None) -> None:
+        with self.lock:
+            entry = self.times.setdefault((task or self.task.get(), step), [0, 0.0])
+            entry[0] += 1
+            entry[1] += seconds
 
-    def _run(self) -> None:
-        while not self._stop.wait(SAMPLE_S):
+    def wrap(self, fn, step: str, task: str | None = None):
+        import contextlib
+        import functools
+        import inspect
+
+        if task is not None:
+
+            @functools.wraps(fn)
+            async def run_task(*args, **kwargs):
+                token, started = self.task.set(task), time.perf_counter()
+                try:
+                    return await fn(*args, **kwargs)
+                finally:
+                    self.add("whole task", time.perf_counter() - started)
+                    self.task.reset(token)
+
+            return run_task
+        if inspect.iscoroutinefunction(fn):
+
+            @functools.wraps(fn)
+            async def run_async(*args, **kwargs):
+                started = time.perf_counter()
+                try:
+                    return await fn(*args, **kwargs)
+                finally:
+                    self.add(step, time.perf_counter() - started)
+
+            return run_async
+        if step.endswith(".transaction"):
+
+            @functools.wraps(fn)
+            @contextlib.asynccontextmanager
+            async def run_context(*args, **kwargs):
+                started = time.perf_counter()
+                try:
+                    async with fn(*args, **kwargs) as value:
+                        yield value
+                finally:
+                    self.add(step, time.perf_counter() - started)
+
+            return run_context
+
+        @functools.wraps(fn)
+        def run(*args, **kwargs):
+            started = time.perf_counter()
             try:
-                sample = self._sample()
-            except Exception:  # noqa: BLE001 - a torn read of another thread's state: skip
-                sample = ("torn sample", ())
-            self.samples[sample] += 1
+                return fn(*args, **kwargs)
+            finally:
+                self.add(step, time.perf_counter() - started)
 
-    def _sample(self) -> tuple[str, tuple[str, ...]]:
-        import asyncio
+        return run
 
-        frames = sys._current_frames()
-        names = {t.ident: t.name for t in threading.enumerate()}
-        job_task, loop_task = None, None
-        if self.loop is not None:
-            for task in asyncio.all_tasks(self.loop):
-                name = task.get_name()
-                if name.startswith("process job "):
-                    job_task = task
-                elif name == "worker loop":
-                    loop_task = task
-        kind = job_task.get_name().split()[2].split("[")[0] if job_task else "between jobs"
-        chain = _await_chain(job_task or loop_task) if (job_task or loop_task) else ()
-        for ident, frame in frames.items():
-            if names.get(ident, "").startswith("ingest") and not _idle(frame):
-                return kind, (*chain, "[thread]", *_stack(frame))
-        main = frames.get(threading.main_thread().ident)
-        if main is not None and not _idle(main):
-            return kind, ("[loop runs Python]", *_stack(main))
-        return kind, (*chain, "[awaits I/O]")
+    def install(self) -> None:
+        import importlib
+
+        for module_name, attribute in STEPS:
+            owner = importlib.import_module(module_name)
+            *path, name = attribute.split(".")
+            for part in path:
+                owner = getattr(owner, part)
+            setattr(owner, name, self.wrap(getattr(owner, name), attribute))
+        for module_name, name, task in TASKS:
+            module = importlib.import_module(module_name)
+            setattr(module, name, self.wrap(getattr(module, name), name, task=task))
 
     def dump(self) -> None:
-        self._stop.set()
-        rows = [[kind, list(stack), n] for (kind, stack), n in self.samples.items()]
-        self.out.write_text(json.dumps({"interval_s": SAMPLE_S, "samples": rows}))
+        rows = [[task, step, n, s] for (task, step), (n, s) in self.times.items()]
+        self.out.write_text(json.dumps(rows))
 
 
-def _where(frame) -> str:
-    code = frame.f_code
-    path = code.co_filename.replace(str(ROOT) + "/", "").split("site-packages/")[-1]
-    return f"{path}:{code.co_name}"
-
-
-def _stack(frame) -> tuple[str, ...]:
-    out = []
-    while frame is not None:
-        out.append(_where(frame))
-        frame = frame.f_back
-    return tuple(reversed(out))
-
-
-def _await_chain(task) -> tuple[str, ...]:
-    out, coro = [], task.get_coro()
-    while coro is not None:
-        frame = getattr(coro, "cr_frame", None) or getattr(coro, "gi_frame", None)
-        if frame is None:
-            break
-        out.append(_where(frame))
-        coro = getattr(coro, "cr_await", None) or getattr(coro, "gi_yieldfrom", None)
-    return tuple(out)
-
-
-def _idle(frame) -> bool:
-    """A thread blocked waiting for work or for the network (the leaf is a wait)."""
-    leaf = _where(frame)
-    return leaf.endswith(("threading.py:wait", "queue.py:get", "selectors.py:select")) or (
-        "thread.py:_worker" in leaf
-    )
-
-
-def run_sampled_worker() -> None:
-    """`python -m analysis_module.worker`, with the sampler when PROFILE_ENV is set."""
+def run_timed_worker() -> None:
+    """`python -m analysis_module.worker`, its steps timed when PROFILE_ENV is set."""
     from analysis_module.worker import __main__ as worker_main
 
     out = os.environ.get(PROFILE_ENV)
     if not out:
         worker_main.main([])
         return
-    sampler = Sampler(Path(out))
-    original = worker_main.run
-
-    async def run(*args, **kwargs):
-        import asyncio
-
-        sampler.loop = asyncio.get_running_loop()
-        return await original(*args, **kwargs)
-
-    worker_main.run = run
-    sampler.start()
+    times = StepTimes(Path(out))
+    times.install()
     try:
         worker_main.main([])
     finally:
-        sampler.dump()
+        times.dump()
 
 
 # ---------------------------------------------------------------- the baseline (in-process)
@@ -425,44 +435,23 @@ def print_results(base: dict, worker: dict, args) -> None:
     )
 
 
-def _project(where: str) -> bool:
-    return where.startswith("analysis_module/")
-
-
-def print_profile(path: Path, top: int) -> None:
-    """Per task: the share of its sampled wall time in each of our functions (inclusive), and
-    in each innermost function of ours with the first outside call under it."""
-    data = json.loads(path.read_text())
-    inclusive: dict[str, Counter] = {}
-    innermost: dict[str, Counter] = {}
-    totals: Counter = Counter()
-    for kind, stack, n in data["samples"]:
-        totals[kind] += n
-        seen = inclusive.setdefault(kind, Counter())
-        for where in dict.fromkeys(w for w in stack if _project(w)):  # once per sample
-            seen[where] += n
-        ours = [i for i, where in enumerate(stack) if _project(where)]
-        start = ours[-1] if ours else 0
-        below = [w for w in stack[start + 1 :] if not w.startswith("[")]
-        if ours:
-            key = stack[start] + (f" > {below[0]}" if below else "")
+def print_profile(path: Path) -> None:
+    """Per task: its steps' wall time per run (a step inside another is listed under it)."""
+    rows = json.loads(path.read_text())
+    by_task: dict[str, dict[str, tuple[int, float]]] = {}
+    for task, step, n, seconds in rows:
+        by_task.setdefault(task, {})[step] = (n, seconds)
+    print("\nwhere the worker's time goes (wall clock, --profile; ms per run of the task):")
+    for task, steps in sorted(by_task.items()):
+        runs, whole = steps.pop("whole task", (0, 0.0))
+        if runs:
+            print(f"  {task}: {runs} runs, {1000 * whole / runs:.1f} ms each")
         else:
-            key = "(not ours) " + (below[-1] if below else "?")
-        if "[awaits I/O]" in stack:
-            key += " [awaits I/O]"
-        innermost.setdefault(kind, Counter())[key] += n
-    interval = data["interval_s"]
-    all_samples = sum(totals.values())
-    print(f"\nworker profile: {all_samples} samples every {1000 * interval:.0f} ms (wall clock)")
-    for kind, count in totals.most_common():
-        share = 100 * count / all_samples
-        print(f"\n  {kind}: {count * interval:.1f} s sampled ({share:.0f} %)")
-        print("   inclusive, our functions:")
-        for where, n in inclusive.get(kind, Counter()).most_common(top):
-            print(f"    {100 * n / count:5.1f} %  {where}")
-        print("   innermost function of ours > what it calls:")
-        for where, n in innermost[kind].most_common(top):
-            print(f"    {100 * n / count:5.1f} %  {where}")
+            print(f"  {task} (outside any task):")
+        per = runs or 1
+        for step, (n, seconds) in sorted(steps.items(), key=lambda item: -item[1][1]):
+            share = f"{100 * seconds / whole:5.1f} %" if whole else ""
+            print(f"    {1000 * seconds / per:7.1f} ms {share:>7}  {step} ({n} calls)")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -474,9 +463,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--concurrency", type=int, default=1, help="WORKER_CONCURRENCY of the one worker [1]"
     )
     parser.add_argument("--threads", type=int, default=8, help="upload threads [8]")
-    parser.add_argument("--profile", action="store_true", help="sample the worker")
-    parser.add_argument("--top", type=int, default=25, help="functions per task in --profile")
-    parser.add_argument("--keep-profile", type=Path, help="copy the raw samples (JSON) here")
+    parser.add_argument("--profile", action="store_true", help="time the worker's steps")
     parser.add_argument("--no-baseline", action="store_true", help="skip the in-process run")
     parser.add_argument("--workdir", type=Path, default=ROOT / "bench" / "out")
     parser.add_argument("--timeout", type=float, default=900.0, help="bound of each wait [900]")
@@ -496,7 +483,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     if args.worker_child:
-        run_sampled_worker()
+        run_timed_worker()
         return
     if args.baseline_child:
         print(json.dumps(measure_baseline(args.baseline_child, args.jobs, args.pg_db)))
@@ -530,11 +517,9 @@ def main(argv: list[str] | None = None) -> None:
     print_results(base, worker, args)
     if args.profile:
         if profile.exists():
-            print_profile(profile, args.top)
+            print_profile(profile)
         else:
             print("\nno profile: the worker did not write one")
-    if args.keep_profile and profile.exists():
-        shutil.copy(profile, args.keep_profile)
     shutil.rmtree(profile.parent, ignore_errors=True)
 
 

@@ -81,7 +81,7 @@ osd op num threads per shard = 2
 [client]
 # radosgw insists on "secure" mode by default, which auth = none cannot provide
 ms mon client mode = crc secure
-rgw frontends = beast endpoint=127.0.0.1:{rgw_port}
+rgw frontends = beast endpoint=127.0.0.1:{rgw_port} tcp_nodelay=1
 rgw data = {root}/rgw
 rgw dns name = localhost
 rgw enable usage log = false
