@@ -26,6 +26,7 @@ from analysis_module.ingest.service import WorkerDeps
 from analysis_module.pipeline_core.errors import TransientError
 from analysis_module.settings import AnalysisSettings
 from analysis_module.startup import prepare_database
+from analysis_module.worker.checked_copies import CheckedCopies
 from analysis_module.worker.health import DB_CHECK_S, Health
 from analysis_module.worker.metrics import MeasuredObjectStore, WorkerMetrics
 from analysis_module.worker.runner_pool import RunnerPool, describe
@@ -205,7 +206,9 @@ async def _run(
     runners = RunnerPool(settings, settings.worker_concurrency)
     health.runner_problem = lambda: runners.build_problem
     deps_parts = {
-        "objects": MeasuredObjectStore(ObjectStore(settings.object_store_config()), metrics),
+        "objects": CheckedCopies(
+            MeasuredObjectStore(ObjectStore(settings.object_store_config()), metrics)
+        ),
         "analyser": runners,
         "config": ingest_config(settings),
         "listings": OwnerListings(),

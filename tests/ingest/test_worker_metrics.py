@@ -15,6 +15,7 @@ from tests.ingest.support import (
     object_row,
     own_name,
     profile_bytes,
+    summary_row,
     upload,
     wait_until,
 )
@@ -99,6 +100,45 @@ def test_metrics_and_probes_after_one_good_and_one_corrupt_profile(
         readyz = httpx.get(f"{base_url}/readyz", timeout=5)
         assert (readyz.status_code, readyz.json()) == (200, {"status": "ready"})
         assert httpx.get(f"{base_url}/nothing", timeout=5).status_code == 404
+
+
+def test_a_one_file_job_is_downloaded_once_for_its_check_and_its_analysis(
+    ingest_db, s3_endpoint, s3, post_event
+):
+    bucket = s3_endpoint.new_bucket("metrics")
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    env = service_env(
+        ingest_db,
+        s3_endpoint,
+        bucket,
+        INGEST_JOB_QUIET_S="0.5",
+        WORKER_METRICS_HOST="127.0.0.1",
+        WORKER_METRICS_PORT=str(port),
+    )
+    worker = worker_process(env)
+    with running(listener_process(env)) as listener, running(worker):
+        wait_for_http(f"{base_url}/healthz", is_alive=worker.alive)
+        data = profile_bytes("job_4.h5")
+        key = f"user-7f3c2a/{uuid.uuid4().hex[:8]}/job_4.h5"  # a merged Slurm job: job 4
+        etag = upload(s3, bucket, key, data)
+        body = minio_event(bucket, key, etag=etag, size=len(data))
+        assert post_event(listener.base_url, body).status_code == 200
+        job = f"s3://{bucket}/{key.removesuffix('.h5')}"
+        row = wait_until(lambda: summary_row(ingest_db, job), what="the job's row")
+        assert (row["status"], row["n_files"]) == ("ok", 1)
+
+        def counted():
+            samples = scrape(base_url)
+            done = sample(
+                samples, "ingest_worker_jobs_total", task="ingest:analyse_job", outcome="ok"
+            )
+            return samples if done == 1 else None
+
+        samples = wait_until(counted, timeout_s=10, what="the job's counter")
+        # the check's GET; the analysis took the checked content from the worker's copy
+        assert sample(samples, "ingest_worker_download_seconds_count") == 1
+        assert sample(samples, "ingest_worker_download_bytes_sum") == len(data)
 
 
 class Clock:
