@@ -153,9 +153,7 @@ class DuckDBSink:
             if self.is_postgres:
                 owner, taken = self._fetch(
                     f"SELECT (SELECT source FROM {self._own('job_summary')} "
-                    "WHERE table_name = ?), EXISTS (SELECT 1 FROM pg_class c "
-                    "JOIN pg_namespace n ON n.oid = c.relnamespace "
-                    "WHERE n.nspname = 'public' AND c.relname = ?)",
+                    f"WHERE table_name = ?), {RESULTS_SCHEMA}.public_relkind(?) IS NOT NULL",
                     [table_name, table_name],
                 )[0]
             else:
@@ -166,24 +164,6 @@ class DuckDBSink:
         if owner is None and not taken:
             self._free_names.add(table_name)  # no samples to delete when the job opens
         return owner if owner is not None else (FOREIGN_RELATION if taken else None)
-
-    def relation_kind(self, name: str) -> str | None:
-        """'table' or 'view' when a relation `name` exists where the job views live."""
-        if not is_valid_table_name(name):
-            raise ValueError(f"invalid table name {name!r}")
-        if self.is_postgres:
-            sql = (
-                "SELECT CASE c.relkind WHEN 'v' THEN 'view' ELSE 'table' END FROM pg_class c "
-                "JOIN pg_namespace n ON n.oid = c.relnamespace "
-                "WHERE n.nspname = 'public' AND c.relname = ?"
-            )
-        else:
-            sql = (
-                "SELECT CASE WHEN table_type = 'VIEW' THEN 'view' ELSE 'table' END "
-                "FROM information_schema.tables WHERE table_schema = 'main' AND table_name = ?"
-            )
-        rows = self._fetch(sql, [name])
-        return rows[0][0] if rows else None
 
     def publish(self, table_name: str) -> None:
         """Make `job_<name>` the view of the job's samples (inside the open transaction)."""

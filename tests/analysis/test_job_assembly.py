@@ -262,4 +262,11 @@ def _job_exists(runner, name: str) -> bool:
     """A view readers can query by this name, or samples stored under it."""
     samples, params = runner.sink.job_samples(name)
     count = runner.sink.con.execute(f"SELECT count(*) FROM {samples}", params).fetchone()[0]
-    return runner.sink.relation_kind(name) is not None or count > 0
+    if runner.sink.is_postgres:
+        query = f"SELECT relname FROM pg_class WHERE relname = '{name}'"
+        found = runner.sink.con.execute("SELECT * FROM postgres_query('pg', ?)", [query])
+    else:
+        found = runner.sink.con.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_name = ?", [name]
+        )
+    return bool(found.fetchall()) or count > 0

@@ -11,7 +11,8 @@ Create Date: 2026-12-02
   benchmark) update through them.
 - `results.job_samples`: every job's samples, `table_name` (the job's `job_summary.table_name`)
   first, then the columns of a per-job table; indexed by (table_name, step, node, time).
-- `results.publish_job_view(name)` makes `public.<name>` the view of that job's samples,
+- `results.public_relkind(name)`: the kind of relation `public.<name>` is (`r`, `v`, ...), or
+  null; `results.publish_job_view(name)` makes `public.<name>` the view of that job's samples,
   replacing a per-job table of the earlier layout; `results.drop_job_relation(name)` drops
   either. The analysis calls them inside the transaction that writes the job, so a reader sees
   the old results or the new ones, never a gap.
@@ -65,9 +66,7 @@ def _publish_function() -> str:
     DECLARE
         kind "char";
     BEGIN
-        SELECT c.relkind INTO kind FROM pg_class c
-            JOIN pg_namespace n ON n.oid = c.relnamespace
-            WHERE n.nspname = 'public' AND c.relname = name;
+        kind := results.public_relkind(name);
         IF kind = 'r' THEN  -- the job's per-job table of the earlier layout
             EXECUTE format('DROP TABLE public.%I', name);
         ELSIF kind = 'v' THEN  -- replaced in place: views of users built on it stay valid
@@ -87,8 +86,16 @@ def _publish_function() -> str:
             'FROM results.job_samples WHERE table_name = %L', name, name);
     END
     $body$
-    """  # noqa: S608
+    """
 
+
+RELKIND_FUNCTION = """
+CREATE OR REPLACE FUNCTION results.public_relkind(name text) RETURNS "char"
+LANGUAGE sql STABLE AS $body$
+    SELECT c.relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE n.nspname = 'public' AND c.relname = name
+$body$
+"""
 
 DROP_FUNCTION = """
 CREATE OR REPLACE FUNCTION results.drop_job_relation(name text) RETURNS void
@@ -96,9 +103,7 @@ LANGUAGE plpgsql AS $body$
 DECLARE
     kind "char";
 BEGIN
-    SELECT c.relkind INTO kind FROM pg_class c
-        JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE n.nspname = 'public' AND c.relname = name;
+    kind := results.public_relkind(name);
     IF kind = 'v' THEN
         EXECUTE format('DROP VIEW public.%I', name);
     ELSIF kind = 'r' THEN
@@ -145,6 +150,7 @@ def upgrade() -> None:
     op.execute(
         "CREATE INDEX job_samples_job_idx ON results.job_samples (table_name, step, node, time)"
     )
+    op.execute(RELKIND_FUNCTION)
     op.execute(_publish_function())
     op.execute(DROP_FUNCTION)
 
@@ -165,6 +171,7 @@ def downgrade() -> None:
     )
     op.execute("DROP FUNCTION results.drop_job_relation(text)")
     op.execute("DROP FUNCTION results.publish_job_view(text)")
+    op.execute("DROP FUNCTION results.public_relkind(text)")
     op.execute("DROP TABLE results.job_samples")
     for table in SHARED:
         op.execute(f"DROP VIEW public.{table}")
