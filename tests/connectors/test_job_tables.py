@@ -243,3 +243,16 @@ def test_a_bad_batch_size_is_one_line_and_exit_2(tmp_path):
     )  # fmt: skip
     assert done.returncode == 2
     assert done.stderr.strip().count("\n") == 0 and "--batch" in done.stderr
+
+
+def test_a_missing_results_file_is_one_line_and_exit_2_and_creates_nothing(tmp_path):
+    missing = tmp_path / "nowhere.duckdb"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env.pop("POSTGRES_HOST", None)
+    done = subprocess.run(
+        [sys.executable, "-m", "analysis_module.move_job_tables", "--db", str(missing)],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert done.stderr == f"--db: no results file at {missing}\n"
+    assert not missing.exists()
