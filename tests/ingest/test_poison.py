@@ -261,11 +261,12 @@ def poison_a_job(ingest_db, s3_bucket, s3, post_event, link, env, keys: list[str
     the job."""
     job = f"s3://{s3_bucket}/{keys[0].rpartition('/')[0]}/job_5"
     with running(listener_process(env)) as listener:
-        with running(worker_process(env)) as worker:
+        with running(worker_process(env)):  # checks the files (and keeps checked copies)
             for key in keys:
                 put_job_file(s3, listener, post_event, s3_bucket, key)
             wait_until(all_settled(ingest_db, s3_bucket, keys, "ok"), what="the checks")
-            link.stall()  # before the quiet period ends: the analysis hangs in its downloads
+        link.stall()  # before the quiet period ends: the analysis hangs in its downloads
+        with running(worker_process(env)) as worker:  # no checked copies: it downloads
             wait_until(job_analysis_running(ingest_db, job, 0), what="the job's analysis")
             worker.kill()
         with running(worker_process(env)) as worker:
@@ -295,7 +296,7 @@ def test_a_job_whose_analysis_killed_its_worker_twice_is_failed_and_left_alone(
 ):
     folder = f"user-7f3c2a/oom-{uuid.uuid4().hex[:8]}"
     keys = [f"{folder}/5_0_vm.h5", f"{folder}/5_batch_vm.h5"]
-    direct = service_env(ingest_db, s3_endpoint, s3_bucket, INGEST_JOB_QUIET_S="2")
+    direct = service_env(ingest_db, s3_endpoint, s3_bucket, INGEST_JOB_QUIET_S="5")
     env = {**direct, "MINIO_ENDPOINT": link.url, "MINIO_ADMIN_ENDPOINT": link.url}
     job = poison_a_job(ingest_db, s3_bucket, s3, post_event, link, env, keys)
 
@@ -331,7 +332,7 @@ def test_a_poisoned_job_retried_after_the_cause_is_gone_is_analysed(
 ):
     folder = f"user-7f3c2a/oom-{uuid.uuid4().hex[:8]}"
     keys = [f"{folder}/{name}" for name in ("5_0_vm.h5", "5_1_vm.h5", "5_batch_vm.h5")]
-    direct = service_env(ingest_db, s3_endpoint, s3_bucket, INGEST_JOB_QUIET_S="2")
+    direct = service_env(ingest_db, s3_endpoint, s3_bucket, INGEST_JOB_QUIET_S="5")
     env = {**direct, "MINIO_ENDPOINT": link.url, "MINIO_ADMIN_ENDPOINT": link.url}
     job = poison_a_job(ingest_db, s3_bucket, s3, post_event, link, env, keys)
     link.passes()  # the cause is gone (more memory for the workers, a fixed release)
