@@ -124,6 +124,15 @@ WorkFlag = Annotated[
     ),
 ]
 BENCHMARK_NAME = re.compile(r"[A-Za-z0-9._-]{1,128}")
+JobsPerCommitFlag = Annotated[
+    int,
+    typer.Option(
+        "--jobs-per-commit",
+        min=1,
+        help="Small jobs written together in one transaction (results appear a group at a "
+        "time, at the latest 2 s after a group's first job; 1: each job on its own).",
+    ),
+]
 ReportFlag = Annotated[
     Path | None,
     typer.Option(

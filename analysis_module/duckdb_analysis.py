@@ -31,6 +31,7 @@ from analysis_module.app.batch_inputs import (
     local_inputs,
     s3_inputs,
 )
+from analysis_module.app.commit_group import CommitGroup, GroupLimits
 from analysis_module.app.report_files import check_report_dir, write_job_report
 from analysis_module.app.runner import JobAnalysisResult, build_runner, default_factor_options
 from analysis_module.batch_flags import (
@@ -45,6 +46,7 @@ from analysis_module.batch_flags import (
     FlatPriceFlag,
     GapFactorFlag,
     IntegrationFlag,
+    JobsPerCommitFlag,
     PriceFileFlag,
     PriceFilterIdFlag,
     PriceRegionFlag,
@@ -108,6 +110,7 @@ def main(
     benchmark: BenchmarkFlag = None,
     work: WorkFlag = None,
     report: ReportFlag = None,
+    jobs_per_commit: JobsPerCommitFlag = GroupLimits.max_jobs,
 ) -> None:
     """Analyse Slurm HDF5 profiles into energy, cost and CO2 figures."""
     given_work = _check_job_flags(report, benchmark, work)
@@ -142,6 +145,7 @@ def main(
         benchmark=benchmark,
         work=given_work,
         report_dir=report,
+        jobs_per_commit=jobs_per_commit,
     )
 
 
@@ -175,6 +179,7 @@ def _analyse_batch(
     benchmark: str | None = None,
     work: tuple[str, float] | None = None,
     report_dir: Path | None = None,
+    jobs_per_commit: int = GroupLimits.max_jobs,
 ) -> None:
     """Analyse the jobs, print the table (or JSON lines); exit 1 when any file failed."""
     try:
@@ -198,6 +203,7 @@ def _analyse_batch(
         benchmark=benchmark,
         work=work,
         report_dir=report_dir,
+        limits=GroupLimits(max_jobs=jobs_per_commit),
     )
     runner.close()
     if not as_json:
@@ -293,22 +299,15 @@ def _run(
     benchmark=None,
     work=None,
     report_dir: Path | None = None,
+    limits: GroupLimits | None = None,
 ):
+    """Each job analysed; its outcome told once its results are committed (group commit)."""
     outcomes: list[tuple[JobGroup, JobAnalysisResult]] = []
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err,
-        disable=not show_progress,
-        transient=True,
-    ) as progress:
-        task = progress.add_task("analysing", total=len(jobs))
-        for job in jobs:
-            progress.update(task, description=job.display)
-            with job.job_input(benchmark, work) as job_input:
-                outcome = runner.analyse_job(job_input)
+    told = iter(jobs)
+
+    def tell(final: list[JobAnalysisResult]) -> None:
+        for outcome in final:
+            job = next(told)
             _say_failures(job, outcome)
             if report_dir is not None:
                 write_job_report(runner.sink, outcome.source, report_dir, outcome.table_name)
@@ -316,7 +315,26 @@ def _run(
                 sys.stdout.write(json.dumps(_json_record(outcome)) + "\n")
                 sys.stdout.flush()
             outcomes.append((job, outcome))
+
+    with (
+        Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=err,
+            disable=not show_progress,
+            transient=True,
+        ) as progress,
+        CommitGroup(runner, limits) as group,
+    ):
+        task = progress.add_task("analysing", total=len(jobs))
+        for job in jobs:
+            progress.update(task, description=job.display)
+            with job.job_input(benchmark, work) as job_input:
+                tell(group.analyse(job_input))
             progress.advance(task)
+        tell(group.close())
     return outcomes
 
 

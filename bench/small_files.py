@@ -9,9 +9,12 @@ small files, and a fixed cost per file matters more than speed per row. Two shap
 For each shape, a batch of files is analysed in one fresh process per variant (setup such as
 settings, connections and migrations is timed apart and not counted):
 
-  h5py-plain   h5py reads every dataset of every file (the floor)
-  ours-duckdb  the runner, each file one job, into a fresh DuckDB file
-  ours-pg      the same into a fresh PostgreSQL database (migrated before the clock starts)
+  h5py-plain         h5py reads every dataset of every file (the floor)
+  ours-duckdb        the runner, each file one job, into a fresh DuckDB file, the jobs written
+                     50 to a transaction as the batch CLI writes them (app/commit_group.py)
+  ours-pg            the same into a fresh PostgreSQL database (migrated before the clock starts)
+  ours-duckdb-alone  each job a transaction of its own (`--jobs-per-commit 1`; what a worker
+  ours-pg-alone      does with one queue job), the baseline of group commit
 
 and the batch CLI is run on one file into an already migrated PostgreSQL database, whole
 process wall time (interpreter start and imports included), best of three.
@@ -37,7 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench._common import REPO, START_EPOCH, make_runner, peak_rss_mb, run_json_child
 
 SHAPES = {"10min-1Hz": 600, "100x1s": 100}
-VARIANTS = ("h5py-plain", "ours-duckdb", "ours-pg")
+VARIANTS = ("h5py-plain", "ours-duckdb", "ours-pg", "ours-duckdb-alone", "ours-pg-alone")
 TARGETS = {"ours-duckdb": 100.0, "ours-pg": 50.0}  # files/s
 CLI_TARGET_S = 1.5
 
@@ -78,16 +81,14 @@ def measure(kind: str, folder: Path, count: int, pg_db: str | None) -> dict:
     paths = sorted(folder.glob("job_*.h5"))[:count]
     started = time.perf_counter()
     db_file = folder / f"bench-{os.getpid()}.duckdb"
-    runner = make_runner(kind, db_file, pg_db) if kind != "h5py-plain" else None
+    sink = kind.removesuffix("-alone")
+    runner = make_runner(sink, db_file, pg_db) if kind != "h5py-plain" else None
     setup_s = time.perf_counter() - started
     t0 = time.perf_counter()
     if runner is None:
         plain_read(paths)
     else:
-        for path in paths:
-            outcome = runner.analyse_file(path, source=f"bench/{path.name}")
-            if outcome.status != "ok":
-                raise RuntimeError(f"{path.name}: {outcome.error}")
+        analyse(runner, paths, jobs_per_commit=1 if kind.endswith("-alone") else 50)
     seconds = time.perf_counter() - t0
     if runner is not None:
         runner.close()
@@ -96,10 +97,26 @@ def measure(kind: str, folder: Path, count: int, pg_db: str | None) -> dict:
     return {"seconds": seconds, "setup_s": setup_s, "files": len(paths), "rss_mb": peak_rss_mb()}
 
 
+def analyse(runner, paths: list[Path], *, jobs_per_commit: int) -> None:
+    """The files as the batch CLI analyses them with `--jobs-per-commit`."""
+    from analysis_module.app.commit_group import CommitGroup, GroupLimits
+    from analysis_module.app.job_assembly import FileInput, JobInput
+
+    with CommitGroup(runner, GroupLimits(max_jobs=jobs_per_commit)) as group:
+        outcomes = []
+        for path in paths:
+            source = f"bench/{path.name}"
+            outcomes += group.analyse(JobInput(source, (FileInput(path, source),)))
+        outcomes += group.close()
+    for outcome in outcomes:
+        if outcome.status != "ok":
+            raise RuntimeError(f"{outcome.source}: {outcome.error}")
+
+
 def run_variant(kind: str, folder: Path, count: int, timeout_s: float) -> dict:
     from tests.support import postgres
 
-    db = postgres.create_database("bs_bench_small") if kind == "ours-pg" else None
+    db = postgres.create_database("bs_bench_small") if kind.startswith("ours-pg") else None
     cmd = [sys.executable, str(Path(__file__).resolve()), "--measure", kind, str(folder)]
     cmd += ["--files", str(count)] + (["--pg-db", db.dbname] if db else [])
     try:
@@ -142,14 +159,14 @@ def verdict(ok: bool) -> str:
 
 def print_table(results: dict[str, dict[str, dict]], cli: dict) -> None:
     print(
-        f"{'shape':<10} {'variant':<12} {'files':>6} {'s':>7} {'files/s':>8} {'x plain':>8} "
+        f"{'shape':<10} {'variant':<17} {'files':>6} {'s':>7} {'files/s':>8} {'x plain':>8} "
         f"{'RSS MB':>7} {'target':>9} {'':>4}"
     )
     for shape, runs in results.items():
         plain = runs.get("h5py-plain", {})
         for kind, run in runs.items():
             if "error" in run:
-                print(f"{shape:<10} {kind:<12} error: {run['error']}")
+                print(f"{shape:<10} {kind:<17} error: {run['error']}")
                 continue
             rate = run["files"] / run["seconds"]
             slower = run["seconds"] / plain["seconds"] if "seconds" in plain else float("nan")
@@ -157,7 +174,7 @@ def print_table(results: dict[str, dict[str, dict]], cli: dict) -> None:
             goal = f">= {target:.0f}/s" if target else ""
             mark = verdict(rate >= target) if target else ""
             print(
-                f"{shape:<10} {kind:<12} {run['files']:>6} {run['seconds']:>7.2f} "
+                f"{shape:<10} {kind:<17} {run['files']:>6} {run['seconds']:>7.2f} "
                 f"{rate:>8.1f} {slower:>8.1f} {run['rss_mb']:>7.0f} {goal:>9} {mark:>4}"
             )
     if cli:
@@ -190,7 +207,7 @@ def main(argv: list[str] | None = None) -> None:
         kind, folder = args.measure
         print(json.dumps(measure(kind, Path(folder), args.files, args.pg_db)))
         return
-    variants = [v for v in VARIANTS if not (args.no_postgres and v == "ours-pg")]
+    variants = [v for v in VARIANTS if not (args.no_postgres and v.startswith("ours-pg"))]
     load_before, t0 = os.getloadavg(), time.time()
     results: dict[str, dict[str, dict]] = {}
     for shape in args.shapes:

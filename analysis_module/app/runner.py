@@ -157,6 +157,7 @@ class Runner:
         # True after an error this runner did not expect: a pool must not hand it out again.
         self.saw_unexpected_error = False
         self._cancelled = threading.Event()
+        self.group = None  # the open CommitGroup (commit_group.py), which holds small jobs
 
     def cancel(self) -> None:
         """From another thread: stop the running analysis at its next step, record nothing,
@@ -232,7 +233,7 @@ class Runner:
         members = {item.source for item in files.job.files}
 
         def owner_of(name: str) -> str | None:
-            holder = self.sink.owner_of_table(name)
+            holder = (self.group or self.sink).owner_of_table(name)
             return None if holder in members else holder
 
         return table_name_for(files.job.source, owner_of)
@@ -246,7 +247,7 @@ class Runner:
             power = power_pass(profile, self.options)
             factors = resolve_factors(self.factors, power.window)
             table_name = self._table_name(files)
-            writer = self.sink.open_job(source, table_name)
+            writer = self._open_writer(files, table_name)
 
             def write_rows(rows) -> None:
                 self._check_cancelled()
@@ -296,6 +297,11 @@ class Runner:
         return JobAnalysisResult(
             source, "ok", None, table_name, result.job_id, row, files=files.outcomes()
         )
+
+    def _open_writer(self, files: JobFiles, table_name: str):
+        if self.group is not None:
+            return self.group.open_job(files, table_name)
+        return self.sink.open_job(files.job.source, table_name)
 
     def _configuration_problem(self) -> str | None:
         plugin = self.options.power_plugin

@@ -21,10 +21,12 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from analysis_module.connectors.duckdb_errors import ConnectionLossIsTransient
+from analysis_module.connectors.duckdb_errors import ConnectionLossIsTransient, is_name_clash
+from analysis_module.connectors.duckdb_group_writer import write_group
 from analysis_module.connectors.duckdb_job_writer import SAMPLE_COLUMNS, DuckDBJobWriter
 from analysis_module.connectors.duckdb_postgres import attach_postgres
 from analysis_module.connectors.duckdb_sql import DUCKDB_TYPES, bind, column_ddl, insert_values
+from analysis_module.pipeline_core.errors import TransientError
 from analysis_module.pipeline_core.naming import is_valid_table_name
 from analysis_module.pipeline_core.schema import (
     JOB_FILES,
@@ -32,6 +34,7 @@ from analysis_module.pipeline_core.schema import (
     JOB_STEP_NODE,
     JOB_SUMMARY,
 )
+from analysis_module.pipeline_core.sink import FinishedJob
 
 __all__ = ["DEFAULT_MEMORY_LIMIT", "DuckDBJobWriter", "DuckDBSink", "column_ddl"]
 
@@ -213,6 +216,18 @@ class DuckDBSink:
                 self.con.execute("ROLLBACK")
                 raise
         return DuckDBJobWriter(self, source, table_name)
+
+    def write_jobs(self, jobs: Sequence[FinishedJob]) -> None:
+        if not jobs:
+            return
+        try:
+            self._in_transaction("committing a group of jobs", lambda: write_group(self, jobs))
+        except duckdb.Error as exc:
+            if "table_name" in str(exc) and is_name_clash(exc):  # as in DuckDBJobWriter.finish
+                raise TransientError(
+                    f"a table name of the group was taken concurrently; retry: {exc}"
+                ) from exc
+            raise
 
     def _in_transaction(self, what: str, work) -> None:
         with ConnectionLossIsTransient(what):

@@ -6,9 +6,27 @@ in `connectors/`. A job's rows become visible all at once at `finish`, or not at
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
 import pyarrow as pa
+
+
+@dataclass(frozen=True)
+class FinishedJob:
+    """A small job's complete results, held in memory until `ResultSink.write_jobs`."""
+
+    source: str
+    table_name: str
+    samples: tuple[pa.Table, ...]  # JOB_TIMESERIES rows, in order
+    summary: pa.Table
+    breakdown: pa.Table
+    files: pa.Table | None
+
+    @property
+    def sample_rows(self) -> int:
+        return sum(rows.num_rows for rows in self.samples)
 
 
 class JobWriter(Protocol):
@@ -34,6 +52,11 @@ class ResultSink(Protocol):
 
     def open_job(self, source: str, table_name: str) -> JobWriter:
         """Start replacing the results of `source`."""
+
+    def write_jobs(self, jobs: Sequence[FinishedJob]) -> None:
+        """Replace the results of several jobs (distinct sources and table names, each name
+        looked up with `owner_of_table`) in one transaction: all of them or none (group
+        commit: the per-transaction cost paid once for many small jobs)."""
 
     def record_failure(self, summary: pa.Table, files: pa.Table | None = None) -> None:
         """Store a failed analysis (a one-row `JOB_SUMMARY` table with status and error) and

@@ -141,3 +141,18 @@ def test_module_form_runs_too(tmp_path, examples_dir):
         timeout=60,
     )
     assert result.returncode == 0 and "--fetch-price" in result.stdout
+
+
+def test_jobs_per_commit_changes_when_results_land_never_what_they_are(tmp_path, examples_dir):
+    stored = []
+    for flag in ("1", "2", "50"):
+        db = tmp_path / f"o{flag}.duckdb"
+        args = ("-s", str(examples_dir), "--db", str(db), "--jobs-per-commit", flag, "--json")
+        result = run_cli(*args, cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        told = [json.loads(line)["source"] for line in result.stdout.splitlines()]
+        summary = read(db, "SELECT source, table_name, energy_j FROM job_summary ORDER BY 1")
+        samples = read(db, "SELECT table_name, count(*), sum(power_w) FROM job_samples GROUP BY 1")
+        stored.append((told, summary, sorted(samples)))
+    assert len(stored[0][1]) == 5
+    assert stored[0] == stored[1] == stored[2]

@@ -56,6 +56,11 @@ def test_a_bad_flag_is_one_line_and_exit_2_before_any_file_is_touched(
         (["--pue", "abc"], "Invalid value for '--pue'"),
         (["--price-resolution", "day"], "'day' is not one of 'quarterhour', 'hour'"),
         (["--no-such-flag"], "No such option: --no-such-flag"),
+        (
+            ["--jobs-per-commit", "0"],
+            "'--jobs-per-commit': Input should be greater than or equal to 1",
+        ),
+        (["--jobs-per-commit", "many"], "Invalid value for '--jobs-per-commit'"),
     ],
 )
 def test_a_malformed_command_line_is_one_line_and_exit_2(tmp_path, one_profile, args, words):
