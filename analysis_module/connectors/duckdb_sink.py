@@ -127,21 +127,19 @@ class DuckDBSink:
         schema = RESULTS_SCHEMA if self.is_postgres else "main"
         return f'{schema}."{name}"'
 
+    # Values become literals on either side: PostgreSQL's functions take text only, and a
+    # local statement without parameters skips DuckDB's per-call parameter handling (0.2 ms).
     def _run(self, sql: str, params: Sequence[object] = ()) -> None:
         if self.is_postgres:
             self.con.execute("CALL postgres_execute('pg', ?)", [bind(sql, params)])
             return
-        remaining = list(params)
-        for statement in sql.split("; "):  # DuckDB binds parameters one statement at a time
-            count = statement.count("?")
-            self.con.execute(statement, remaining[:count])
-            remaining = remaining[count:]
+        self.con.execute(bind(sql, params))
 
     def _fetch(self, sql: str, params: Sequence[object] = ()) -> list[tuple]:
         if self.is_postgres:
             query = bind(sql, params)
             return self.con.execute("SELECT * FROM postgres_query('pg', ?)", [query]).fetchall()
-        return self.con.execute(sql, list(params)).fetchall()
+        return self.con.execute(bind(sql, params)).fetchall()
 
     def job_samples(self, table_name: str) -> tuple[str, list]:
         """FROM-clause text (for DuckDB's own statements) and parameters for one job's samples."""

@@ -40,6 +40,10 @@ from analysis_module.processing.hdf5_series import (
 from analysis_module.processing.heap import return_freed_memory
 
 _REOPEN_EVERY_DATASETS = 256
+# A walk over more datasets than this is followed by a reopen; a small file's few cost less
+# memory than the reopen costs time (closing, returning freed memory, opening again: 1-2 ms
+# a file, measured with bench/small_files.py).
+_REOPEN_AFTER_WALK_DATASETS = 32
 _DECIMAL = re.compile(r"-?[0-9]+")
 _H5_STRUCTURE_ERRORS = (OSError, RuntimeError, KeyError, ValueError, TypeError)
 
@@ -92,7 +96,9 @@ class SlurmProfile:
         self.node_steps = sorted(node_steps, key=node_step_order)
         self._identity = _file_identity(path)
         self._datasets_read = 0
-        self._reopen()  # drops what the structure walk and the discovery made HDF5 keep
+        touched = sum(len(ns.series) + len(ns.task_ranks) for ns in self.node_steps)
+        if touched > _REOPEN_AFTER_WALK_DATASETS:
+            self._reopen()  # drops what the structure walk and the discovery made HDF5 keep
 
     def __enter__(self) -> SlurmProfile:
         return self
