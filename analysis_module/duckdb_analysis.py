@@ -195,16 +195,20 @@ def _analyse_batch(
     except TransientError as exc:
         _say(f"error: {exc}")
         raise typer.Exit(2) from None
-    outcomes = _run(
-        runner,
-        jobs,
-        show_progress=err.is_terminal and not as_json,
-        as_json=as_json,
-        benchmark=benchmark,
-        work=work,
-        report_dir=report_dir,
-        limits=GroupLimits(max_jobs=jobs_per_commit),
-    )
+    try:
+        outcomes = _run(
+            runner,
+            jobs,
+            show_progress=err.is_terminal and not as_json,
+            as_json=as_json,
+            benchmark=benchmark,
+            work=work,
+            report_dir=report_dir,
+            limits=GroupLimits(max_jobs=jobs_per_commit),
+        )
+    except TransientError as exc:  # the database went away: what was told is committed
+        _say(f"error: {exc}; the jobs not told above were not stored: run again")
+        raise typer.Exit(1) from None
     runner.close()
     if not as_json:
         _print_outcomes(settings, outcomes)
