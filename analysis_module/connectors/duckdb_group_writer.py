@@ -14,14 +14,12 @@ from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
-from analysis_module.connectors.duckdb_sql import bind, insert_values
+from analysis_module.connectors.duckdb_sql import LOOKUP_CHUNK, RESULTS_SCHEMA, bind, insert_values
 from analysis_module.pipeline_core.schema import JOB_SAMPLES, JOB_TIMESERIES
 from analysis_module.pipeline_core.sink import FinishedJob
 
 if TYPE_CHECKING:
     from analysis_module.connectors.duckdb_sink import DuckDBSink
-
-LOOKUP_CHUNK = 500  # sources or names per IN list
 
 
 def write_group(sink: DuckDBSink, jobs: Sequence[FinishedJob]) -> None:
@@ -43,10 +41,7 @@ def write_group(sink: DuckDBSink, jobs: Sequence[FinishedJob]) -> None:
     }
     for name in moved:  # a job whose results moved to a new name: the old name's samples, view
         sink._drop_job(name)
-    if sink.is_postgres:
-        _postgres_script(sink, sources, stale, rows, [job.table_name for job in jobs])
-    else:
-        _local_statements(sink, sources, stale, rows, [job.table_name for job in jobs])
+    replace_rows(sink, sources, stale, rows, [job.table_name for job in jobs])
     samples = _concat([_samples(job) for job in jobs])
     if samples is not None:
         sink._insert("job_samples", samples)
@@ -88,11 +83,23 @@ def _deletes(sink: DuckDBSink, sources: list[str], stale: list[str]) -> list[tup
     return statements
 
 
-def _postgres_script(sink, sources, stale, rows, names) -> None:
-    """One script the server runs: the deletes, the summary, breakdown and file rows, and
-    every job's view."""
-    from analysis_module.connectors.duckdb_sink import RESULTS_SCHEMA
+def replace_rows(
+    sink: DuckDBSink,
+    sources: list[str],
+    stale: list[str],
+    rows: dict[str, pa.Table | None],
+    names: list[str],
+) -> None:
+    """The sources' summary, breakdown and file rows (and the samples of the `stale` names)
+    deleted, `rows` inserted, the views of `names` made: on PostgreSQL one script the server
+    runs (one round trip)."""
+    if sink.is_postgres:
+        _postgres_script(sink, sources, stale, rows, names)
+    else:
+        _local_statements(sink, sources, stale, rows, names)
 
+
+def _postgres_script(sink, sources, stale, rows, names) -> None:
     script = [bind(sql, params) for sql, params in _deletes(sink, sources, stale)]
     script += [
         insert_values(sink._own(name), table) for name, table in rows.items() if table is not None

@@ -22,10 +22,16 @@ import duckdb
 import pyarrow as pa
 
 from analysis_module.connectors.duckdb_errors import ConnectionLossIsTransient, is_name_clash
-from analysis_module.connectors.duckdb_group_writer import write_group
+from analysis_module.connectors.duckdb_group_writer import replace_rows, write_group
 from analysis_module.connectors.duckdb_job_writer import SAMPLE_COLUMNS, DuckDBJobWriter
 from analysis_module.connectors.duckdb_postgres import attach_postgres
-from analysis_module.connectors.duckdb_sql import DUCKDB_TYPES, bind, column_ddl, insert_values
+from analysis_module.connectors.duckdb_sql import (
+    DUCKDB_TYPES,
+    LOOKUP_CHUNK,
+    RESULTS_SCHEMA,
+    bind,
+    column_ddl,
+)
 from analysis_module.pipeline_core.errors import TransientError
 from analysis_module.pipeline_core.naming import is_valid_table_name
 from analysis_module.pipeline_core.schema import (
@@ -39,11 +45,9 @@ from analysis_module.pipeline_core.sink import FinishedJob
 __all__ = ["DEFAULT_MEMORY_LIMIT", "DuckDBJobWriter", "DuckDBSink", "column_ddl"]
 
 DEFAULT_MEMORY_LIMIT = "512MB"
-RESULTS_SCHEMA = "results"  # the PostgreSQL schema of the tables the sink writes
 # What `owner_of_table` answers for a name that a relation other than a job's results holds
 # (a table of an earlier layout that nothing recorded): taken, never overwritten.
 FOREIGN_RELATION = "(a relation that holds no job's results)"
-LOOKUP_CHUNK = 500  # sources per lookup of a job's member files
 
 
 class DuckDBSink:
@@ -337,24 +341,11 @@ class DuckDBSink:
     ) -> None:
         """The source's summary, breakdown and file rows replaced, and the view `publish` made;
         on PostgreSQL all in one script the server runs (one round trip)."""
-        tables = [("job_step_node", breakdown), ("job_summary", summary), ("job_files", files)]
-        tables = [(name, rows) for name, rows in tables if rows is not None and rows.num_rows]
-        if not self.is_postgres:
-            self._delete_rows(source)
-            for name, rows in tables:
-                self._insert(name, rows)
-            if publish is not None:
-                self.publish(publish)
-            return
-        script = [
-            bind(f"DELETE FROM {self._own('job_step_node')} WHERE source = ?", [source]),
-            bind(f"DELETE FROM {self._own('job_summary')} WHERE source = ?", [source]),
-            bind(f"DELETE FROM {self._own('job_files')} WHERE job_source = ?", [source]),
-            *(insert_values(self._own(name), rows) for name, rows in tables),
-        ]
-        if publish is not None:
-            script.append(bind(f"SELECT {RESULTS_SCHEMA}.publish_job_view(?)", [publish]))
-        self.con.execute("CALL postgres_execute('pg', ?)", [";\n".join(script)])
+        tables = {"job_step_node": breakdown, "job_summary": summary, "job_files": files}
+        rows = {
+            name: table for name, table in tables.items() if table is not None and table.num_rows
+        }
+        replace_rows(self, [source], [], rows, [] if publish is None else [publish])
 
     def _insert(self, table_name: str, rows: pa.Table) -> None:
         # Positional insert: every table is created with its Arrow schema's column order (the

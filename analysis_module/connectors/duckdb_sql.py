@@ -15,6 +15,9 @@ from datetime import datetime
 
 import pyarrow as pa
 
+RESULTS_SCHEMA = "results"  # the PostgreSQL schema of the tables the sink writes
+LOOKUP_CHUNK = 500  # sources or table names per IN list
+
 DUCKDB_TYPES = {
     pa.string(): "VARCHAR",
     pa.bool_(): "BOOLEAN",
