@@ -234,9 +234,10 @@ def measure_listing(dsn: str, owner: str, repeat: int) -> dict:
 # Grafana panels -------------------------------------------------------------------------
 
 
-def grafana_interval(span_s: float, grid_width: int) -> str:
-    """$__interval of a panel `grid_width` of 24 columns wide over `span_s` seconds."""
-    points = max(1, round(SCREEN_PX * grid_width / 24))
+def grafana_interval(span_s: float, grid_width: int, max_points: int | None = None) -> str:
+    """$__interval of a panel `grid_width` of 24 columns wide over `span_s` seconds: a point
+    per pixel, or the panel's `maxDataPoints` where it sets them."""
+    points = max_points or max(1, round(SCREEN_PX * grid_width / 24))
     raw_ms = span_s * 1000 / points
     rounded = next((ms for below, ms in ROUNDING_MS if raw_ms < below), LONGEST_MS)
     for unit, size in (("d", 86400000), ("h", 3600000), ("m", 60000), ("s", 1000)):
@@ -245,35 +246,34 @@ def grafana_interval(span_s: float, grid_width: int) -> str:
     return f"{rounded}ms"
 
 
-def _sql_value(values: str | list[str], multi: bool) -> str:
+def _sql_value(variable: dict, values: str | list[str]) -> str:
     from tests.deploy import grafana_sql
 
+    multi = bool(variable.get("multi") or variable.get("includeAll"))
     if multi and not values:
         return "''"  # nothing to choose: Grafana shows the panel empty; '' keeps the SQL valid
-    return grafana_sql.sql_value(values, multi)
+    return grafana_sql.variable_text(variable, values)
 
 
 def _render(sql: str, dashboard: dict, values: dict, interval: str, span) -> str:
     from tests.deploy import grafana_sql
 
     variables = {v["name"]: v for v in dashboard["templating"]["list"]}
-    formatted = {
-        name: _sql_value(
-            value, bool(variables[name].get("multi") or variables[name].get("includeAll"))
-        )
-        for name, value in values.items()
-    }
+    formatted = {name: _sql_value(variables[name], value) for name, value in values.items()}
     return grafana_sql.render(sql, variables=formatted, interval=interval, time_range=span)
 
 
 def _choice(variable: dict, options: list[str], job_table: str) -> str | list[str]:
-    """What the dashboard opens with: the measured job, "All", the saved value, else the
-    first option (Grafana's pick for a variable without a saved value)."""
+    """What the dashboard opens with: the measured job, "All" (the variable's custom all
+    value, else every option), the saved value, else the first option (Grafana's pick for a
+    variable without a saved value)."""
+    from tests.deploy import grafana_sql
+
     if variable["name"] == JOB_VARIABLE:
         return job_table
     current = (variable.get("current") or {}).get("value")
-    if variable.get("includeAll") and current in (None, "", [], "$__all", ["$__all"]):
-        return options
+    if (variable.get("includeAll") and current in (None, "", [])) or grafana_sql.is_all(current):
+        return grafana_sql.ALL if variable.get("allValue") else options
     if current not in (None, "", []):
         return current
     if variable.get("multi"):
@@ -355,7 +355,8 @@ def measure_panels(dsn: str, job_table: str, repeat: int) -> dict:
             for panel in dashboard["panels"]:
                 targets = [t for t in panel.get("targets", []) if t.get("rawSql")]
                 for target in targets:
-                    interval = grafana_interval(span_s, panel["gridPos"]["w"])
+                    width = panel["gridPos"]["w"]
+                    interval = grafana_interval(span_s, width, panel.get("maxDataPoints"))
                     sql = _render(target["rawSql"], dashboard, values, interval, span)
                     title = panel["title"] + (f" ({target['refId']})" if len(targets) > 1 else "")
                     results.append(

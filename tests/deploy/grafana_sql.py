@@ -36,6 +36,24 @@ def interval_seconds(text: str) -> float:
     return float(match.group(1)) * UNIT_SECONDS[match.group(2)]
 
 
+# A variable's "All" as a dashboard stores it; with the variable's custom `allValue`, Grafana
+# inserts that text as it is, unquoted, in place of the list of every option.
+ALL = "$__all"
+
+
+def is_all(values: str | list[str]) -> bool:
+    return values == ALL or values == [ALL]
+
+
+def variable_text(variable: dict, values: str | list[str]) -> str:
+    """What Grafana puts in place of `$name` for the chosen `values` of `variable`."""
+    if is_all(values):
+        if not variable.get("allValue"):
+            raise ValueError(f"${variable['name']} has no allValue: pass its options, not All")
+        return variable["allValue"]
+    return sql_value(values, bool(variable.get("multi") or variable.get("includeAll")))
+
+
 def sql_value(values: str | list[str], multi: bool) -> str:
     if not multi:
         return values if isinstance(values, str) else values[0]
