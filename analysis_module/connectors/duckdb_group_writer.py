@@ -114,6 +114,9 @@ def _local_statements(sink, sources, stale, rows, names) -> None:
     for name, table in rows.items():
         if table is not None:
             sink._insert(name, table)
+    summary = rows.get("job_summary")
+    named = [] if summary is None else summary.select(["table_name", "source"]).to_pylist()
+    sink.names.replaced(sources, [(row["table_name"], row["source"]) for row in named])
     for name in names:
         sink.publish(name)
 

@@ -24,6 +24,7 @@ import pyarrow as pa
 from analysis_module.connectors.duckdb_errors import ConnectionLossIsTransient, is_name_clash
 from analysis_module.connectors.duckdb_group_writer import replace_rows, write_group
 from analysis_module.connectors.duckdb_job_writer import SAMPLE_COLUMNS, DuckDBJobWriter
+from analysis_module.connectors.duckdb_names import TableNames
 from analysis_module.connectors.duckdb_postgres import attach_postgres
 from analysis_module.connectors.duckdb_sql import (
     DUCKDB_TYPES,
@@ -64,6 +65,7 @@ class DuckDBSink:
         # under a summary row's name), so no job has to ask the catalog, whose cost grows
         # with every view. One process holds a DuckDB file, so the set stays true.
         self._legacy_tables: set[str] = set()
+        self.names = TableNames(self._named_tables)
 
     @classmethod
     def local(cls, path: Path, *, memory_limit: str = DEFAULT_MEMORY_LIMIT) -> DuckDBSink:
@@ -92,6 +94,11 @@ class DuckDBSink:
             ).fetchall()
             shared = {"job_summary", "job_step_node", "job_files", "job_samples"}
             self._legacy_tables = {name for (name,) in rows if name not in shared}
+
+    def _named_tables(self) -> list[tuple[str, str]]:
+        return self._fetch(
+            "SELECT table_name, source FROM main.job_summary WHERE table_name IS NOT NULL"
+        )
 
     def _append_new_columns(self, table_name: str, schema: pa.Schema) -> None:
         """A DuckDB file written by an earlier version gets the metrics added since (always
@@ -162,10 +169,8 @@ class DuckDBSink:
                     [table_name, table_name],
                 )[0]
             else:
-                found = self._fetch(
-                    "SELECT source FROM main.job_summary WHERE table_name = ?", [table_name]
-                )
-                owner, taken = (found[0][0] if found else None), table_name in self._legacy_tables
+                owner = self.names.holder(table_name)
+                taken = table_name in self._legacy_tables
         if owner is None and not taken:
             self._free_names.add(table_name)  # no samples to delete when the job opens
         return owner if owner is not None else (FOREIGN_RELATION if taken else None)
@@ -243,6 +248,7 @@ class DuckDBSink:
 
     def rollback(self) -> None:
         """Undo the open transaction (tables it dropped are back: the set is read again)."""
+        self.names.forget()
         with contextlib.suppress(duckdb.Error):
             self.con.execute("ROLLBACK")
             self._load_legacy_tables()
@@ -269,6 +275,7 @@ class DuckDBSink:
                 "table_name = NULL, analysed_at = now() WHERE source = ?",
                 [source, source, source],
             )
+            self.names.replaced([source], [])
 
         self._in_transaction("marking a source removed", work)
 
@@ -318,6 +325,7 @@ class DuckDBSink:
             f"DELETE FROM {self._own('job_files')} WHERE job_source = ?",
             [source, source, source],
         )
+        self.names.replaced([source], [])
 
     @staticmethod
     def _keep_owner_benchmark(summary: pa.Table, old: tuple | None) -> pa.Table:
