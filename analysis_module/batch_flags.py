@@ -130,7 +130,7 @@ JobsPerCommitFlag = Annotated[
         "--jobs-per-commit",
         min=1,
         help="Small jobs written together in one transaction (results appear a group at a "
-        "time, at the latest 2 s after a group's first job; 1: each job on its own).",
+        "time, at the latest 5 s after a group's first job; 1: each job on its own).",
     ),
 ]
 ReportFlag = Annotated[

@@ -11,7 +11,7 @@ settings, connections and migrations is timed apart and not counted):
 
   h5py-plain         h5py reads every dataset of every file (the floor)
   ours-duckdb        the runner, each file one job, into a fresh DuckDB file, the jobs written
-                     50 to a transaction as the batch CLI writes them (app/commit_group.py)
+                     200 to a transaction as the batch CLI writes them (app/commit_group.py)
   ours-pg            the same into a fresh PostgreSQL database (migrated before the clock starts)
   ours-duckdb-alone  each job a transaction of its own (`--jobs-per-commit 1`; what a worker
   ours-pg-alone      does with one queue job), the baseline of group commit
@@ -88,10 +88,14 @@ def measure(kind: str, folder: Path, count: int, pg_db: str | None) -> dict:
     if runner is None:
         plain_read(paths)
     else:
-        analyse(runner, paths, jobs_per_commit=1 if kind.endswith("-alone") else 50)
+        from analysis_module.app.commit_group import GroupLimits
+
+        grouped = GroupLimits.max_jobs  # the batch CLI's default
+        analyse(runner, paths, jobs_per_commit=1 if kind.endswith("-alone") else grouped)
+    if runner is not None:
+        runner.close()  # counted: a local DuckDB file's last checkpoint is part of the batch
     seconds = time.perf_counter() - t0
     if runner is not None:
-        runner.close()
         for leftover in folder.glob(f"bench-{os.getpid()}.duckdb*"):
             leftover.unlink()
     return {"seconds": seconds, "setup_s": setup_s, "files": len(paths), "rss_mb": peak_rss_mb()}

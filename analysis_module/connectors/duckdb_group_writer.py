@@ -117,8 +117,7 @@ def _local_statements(sink, sources, stale, rows, names) -> None:
     summary = rows.get("job_summary")
     named = [] if summary is None else summary.select(["table_name", "source"]).to_pylist()
     sink.names.replaced(sources, [(row["table_name"], row["source"]) for row in named])
-    for name in names:
-        sink.publish(name)
+    sink.publish(*names)
 
 
 def _samples(job: FinishedJob) -> pa.Table | None:

@@ -175,19 +175,25 @@ class DuckDBSink:
             self._free_names.add(table_name)  # no samples to delete when the job opens
         return owner if owner is not None else (FOREIGN_RELATION if taken else None)
 
-    def publish(self, table_name: str) -> None:
-        """Make `job_<name>` the view of the job's samples (inside the open transaction)."""
+    def publish(self, *table_names: str) -> None:
+        """Make each `job_<name>` the view of its job's samples (inside the open transaction);
+        locally all in one statement text (a call per view costs a third more)."""
         if self.is_postgres:
-            self._run(f"SELECT {RESULTS_SCHEMA}.publish_job_view(?)", [table_name])
+            for table_name in table_names:
+                self._run(f"SELECT {RESULTS_SCHEMA}.publish_job_view(?)", [table_name])
             return
-        target = self.table(table_name)
-        if table_name in self._legacy_tables:  # the job's per-job table of the earlier layout
-            self.con.execute(f"DROP TABLE {target}")
-            self._legacy_tables.discard(table_name)
-        self.con.execute(
-            f"CREATE OR REPLACE VIEW {target} AS SELECT {SAMPLE_COLUMNS} "
-            f"FROM main.job_samples WHERE table_name = '{table_name}'"
-        )
+        statements = []
+        for table_name in table_names:
+            target = self.table(table_name)  # refuses an invalid name
+            if table_name in self._legacy_tables:  # the job's per-job table of the earlier layout
+                statements.append(f"DROP TABLE {target}")
+            statements.append(
+                f"CREATE OR REPLACE VIEW {target} AS SELECT {SAMPLE_COLUMNS} "
+                f"FROM main.job_samples WHERE table_name = '{table_name}'"
+            )
+        if statements:
+            self.con.execute(";\n".join(statements))
+            self._legacy_tables.difference_update(table_names)
 
     def _drop_job(self, table_name: str | None) -> None:
         """The samples and the view (or earlier per-job table) of a job's table name."""

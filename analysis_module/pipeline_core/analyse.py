@@ -39,6 +39,10 @@ from analysis_module.pipeline_core.units import JOULES_PER_KWH, JOULES_PER_MWH
 
 __all__ = ["AnalysisOptions", "JobAnalysis", "ResolvedFactors", "compute_job"]
 
+# Node samples up to which pass 1 keeps each series' per-interval arrays for pass 2 (a few
+# MB of arrays); a bigger job recomputes them one series at a time.
+KEEP_INTERVALS_SAMPLES = 100_000
+
 
 @dataclass(frozen=True)
 class ResolvedFactors:
@@ -186,8 +190,16 @@ def compute_job(
     """Every published figure of one profile; `write_rows` receives JOB_TIMESERIES chunks."""
     batch = _RowBatch(write_rows)
     nodes, steps, node_series = power.nodes, power.steps, power.node_series
-    # pass 1 keeps totals only; pass 2 recomputes one series' per-interval arrays at a time
-    computed = {id(s): _totals_only(_figures(s, options, factors)[0]) for s in node_series.values()}
+    # pass 1 keeps totals only; pass 2 recomputes one series' per-interval arrays at a time.
+    # A small job keeps pass 1's arrays instead (the same calls on the same series: the same
+    # numbers), and saves integrating and pricing every series twice.
+    keep = sum(len(s) for s in node_series.values()) <= KEEP_INTERVALS_SAMPLES
+    computed, kept = {}, {}
+    for s in node_series.values():
+        figures, integration = _figures(s, options, factors)
+        computed[id(s)] = _totals_only(figures)
+        if keep:
+            kept[id(s)] = (figures, integration)
     found = _Collected(
         profile.node_steps,
         power.step_series,
@@ -195,7 +207,9 @@ def compute_job(
         {n: computed[id(s)] for n, s in node_series.items()},
     )
     for ns in profile.node_steps:
-        _collect_node_step(profile, ns, options, power.step_series, computed, factors, found, batch)
+        _collect_node_step(
+            profile, ns, options, power.step_series, (computed, kept), factors, found, batch
+        )
     batch.flush()
 
     pue = options.pue
@@ -221,20 +235,24 @@ def _collect_node_step(
     ns: NodeStepLike,
     options: AnalysisOptions,
     step_series: dict,
-    computed: dict,
+    pass1: tuple[dict, dict],
     factors: ResolvedFactors,
     found: _Collected,
     batch: _RowBatch,
 ) -> None:
-    """One step on one node: its figures into `found`, its timeseries rows into `batch`."""
+    """One step on one node: its figures into `found`, its timeseries rows into `batch`.
+    `pass1` holds the node series' totals and, for a small job, their per-interval figures."""
     key = (ns.step, ns.node)
     series = step_series.get(key)
     integration = figures = None
     if series is not None:
         # a node with one step has the same series at both levels: computed once
+        computed, kept = pass1
         known = computed.get(id(series))
         if known is None:
             figures, integration = _figures(series, options, factors)
+        elif id(series) in kept:
+            figures, integration = kept[id(series)]
         else:
             figures, integration = _with_intervals(series, options, factors, known)
         found.step_node_energy[key] = _totals_only(figures) if known is None else known

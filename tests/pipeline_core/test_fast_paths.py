@@ -1,4 +1,5 @@
-"""The shortcuts of the task grid and the per-sample table change no bit on real files."""
+"""The shortcuts of the task grid, the per-sample table and a small job's single pass change
+no bit on real files."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from analysis_module.pipeline_core import tasks, timeseries
+from analysis_module.pipeline_core import analyse, tasks, timeseries
 from analysis_module.pipeline_core.analyse import ResolvedFactors, compute_job
 from analysis_module.pipeline_core.factors import PiecewiseConstant
 from analysis_module.pipeline_core.inputs import AnalysisOptions
@@ -35,7 +36,8 @@ def job_rows(path: Path) -> tuple[list, dict]:
 
 
 def without_shortcuts(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Grid cells always as index arrays, epochs always through union1d and searchsorted."""
+    """Grid cells always as index arrays, epochs always through union1d and searchsorted, each
+    series' per-interval figures computed again in pass 2."""
     plain_index = tasks._EpochGrid.index
 
     def index(self, epochs):
@@ -48,6 +50,7 @@ def without_shortcuts(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(tasks._EpochGrid, "index", index)
     monkeypatch.setattr(timeseries, "_Spread", Searched)
+    monkeypatch.setattr(analyse, "KEEP_INTERVALS_SAMPLES", -1)
     monkeypatch.setattr(
         timeseries, "_union", lambda parts: parts[0] if len(parts) == 1 else np.union1d(*parts)
     )
