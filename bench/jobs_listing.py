@@ -50,7 +50,7 @@ SELECT 'benchmarks', k, 's3://benchmarks/' || k, o, 'etag', 1024,
 FROM generate_series(1, %(jobs)s + %(waiting)s) g, unnest(%(owners)s::text[]) o,
      unnest(ARRAY['_0_n1', '_0_n2', '_batch_n1']) f,
      LATERAL (SELECT o || '/run' || (g / 100) || '/' || g || f || '.h5' AS k) key;
-ANALYZE job_summary;
+ANALYZE results.job_summary;
 ANALYZE ingest_objects;
 """
 

@@ -96,20 +96,28 @@ def _waiting_where(f: Filters, after: Cursor | None) -> str:
     return " AND ".join(parts)
 
 
+# The user's unanalysed files grouped by job key, then each key looked up in job_summary's
+# primary key. `OFFSET 0` keeps the lookup a probe per key: as a plain NOT EXISTS the planner
+# may turn it into an anti-join that reads every job of every user (13 ms of a 4 ms query
+# beside 30,000 jobs).
 _WAITING = f"""
-    SELECT {_KEY} AS source,
-           CASE WHEN bool_or(i.status IN ('queued', 'running')) THEN 'queued'
-                WHEN bool_or(i.status = 'received') THEN 'pending'
-                ELSE 'failed' END AS status,
-           MIN(i.received_at) AS sort_at,
-           MAX(i.benchmark) AS benchmark,
-           COUNT(*)::int AS n_files,
-           (COUNT(*) FILTER (WHERE i.status = 'failed'))::int AS n_files_failed,
-           CASE WHEN bool_and(i.status = 'failed') THEN MIN(i.error) END AS error
-    FROM ingest_objects i
-    WHERE i.owner = :owner AND i.status IN {_UNANALYSED}
-      AND NOT EXISTS (SELECT 1 FROM job_summary s WHERE s.source = {_KEY})
-    GROUP BY {_KEY}
+    SELECT * FROM (
+        SELECT {_KEY} AS source,
+               CASE WHEN bool_or(i.status IN ('queued', 'running')) THEN 'queued'
+                    WHEN bool_or(i.status = 'received') THEN 'pending'
+                    ELSE 'failed' END AS status,
+               MIN(i.received_at) AS sort_at,
+               MAX(i.benchmark) AS benchmark,
+               COUNT(*)::int AS n_files,
+               (COUNT(*) FILTER (WHERE i.status = 'failed'))::int AS n_files_failed,
+               CASE WHEN bool_and(i.status = 'failed') THEN MIN(i.error) END AS error
+        FROM ingest_objects i
+        WHERE i.owner = :owner AND i.status IN {_UNANALYSED}
+        GROUP BY {_KEY}
+    ) unanalysed
+    WHERE NOT EXISTS (
+        SELECT 1 FROM job_summary s WHERE s.source = unanalysed.source OFFSET 0
+    )
 """
 
 

@@ -52,6 +52,24 @@ def test_list_shows_own_jobs_one_entry_per_job(client, account, other_account, d
     assert by_source[pending]["status"] == "pending"
 
 
+def test_an_analysed_job_is_listed_once_whatever_its_files_states(client, account, db, api_bucket):
+    """A failed analysis leaves its files `failed`, a new upload of a file makes it `received`
+    again: the job still has its analysis and is listed once, as analysed, not also waiting."""
+    ns = account.user["namespace"]
+    failed = add_job(db, bucket=api_bucket, namespace=ns, name="a/job_1", status="failed")
+    again = add_job(db, bucket=api_bucket, namespace=ns, name="b/job_2")
+    db.execute("UPDATE ingest_objects SET status = 'received' WHERE job_source = %s", (again,))
+    waiting = add_job(db, bucket=api_bucket, namespace=ns, name="c/job_3", status="received")
+
+    page = client.get("/jobs", headers=account.headers)
+    jobs = page.json()["jobs"]
+    assert sorted(job["source"] for job in jobs) == sorted([failed, again, waiting])
+    assert page.json()["total"] == 3
+    by_source = _by_source(page)
+    assert by_source[failed]["status"] == "failed" and by_source[failed]["analysed_at"]
+    assert by_source[again]["status"] == "ok" and by_source[waiting]["status"] == "pending"
+
+
 def test_list_filters_by_benchmark_status_and_start_time(client, account, db, api_bucket):
     ns = account.user["namespace"]
     day = datetime(2026, 3, 1, tzinfo=UTC)
