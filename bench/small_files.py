@@ -11,7 +11,8 @@ settings, connections and migrations is timed apart and not counted):
 
   h5py-plain         h5py reads every dataset of every file (the floor)
   ours-duckdb        the runner, each file one job, into a fresh DuckDB file, the jobs written
-                     200 to a transaction as the batch CLI writes them (app/commit_group.py)
+                     in groups as the batch CLI writes them (up to 500 jobs or 245,760 samples
+                     a transaction; app/commit_group.py)
   ours-pg            the same into a fresh PostgreSQL database (migrated before the clock starts)
   ours-duckdb-alone  each job a transaction of its own (`--jobs-per-commit 1`; what a worker
   ours-pg-alone      does with one queue job), the baseline of group commit
